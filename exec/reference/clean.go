@@ -1,0 +1,153 @@
+package reference
+
+import (
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/tallyhq/tally/specs"
+)
+
+// isHistogram reports whether the aggregation reads the histogram fields of its points.
+func isHistogram(agg *specs.Aggregation) bool {
+	return agg.Type == specs.TypeHistogram
+}
+
+// cleanSeries applies "Junk and duplicates" of docs/semantics.md to one series, in
+// the contract's order: non-finite values, null values, then exact duplicates. It
+// returns the kept points sorted by time. Only points with time ≥ fromNS are
+// counted in st (earlier points are predecessors, never counted themselves).
+func cleanSeries(agg *specs.Aggregation, pts []Point, fromNS int64, st *AggStats) []Point {
+	hist := isHistogram(agg)
+	kept := make([]Point, 0, len(pts))
+	for _, p := range pts {
+		counted := p.Time >= fromNS
+		if counted {
+			st.Points++
+		}
+		// Step 1: non-finite values. A null value has no value to be non-finite.
+		// Step 2: null values.
+		if hist {
+			if math.IsNaN(p.Sum) {
+				if counted {
+					st.DroppedNonFinite++
+				}
+				continue
+			}
+			if p.CountNull {
+				if counted {
+					st.DroppedNull++
+				}
+				continue
+			}
+		} else {
+			if p.ValueNull {
+				if counted {
+					st.DroppedNull++
+				}
+				continue
+			}
+			if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+				if counted {
+					st.DroppedNonFinite++
+				}
+				continue
+			}
+		}
+		kept = append(kept, p)
+	}
+	// Step 3: exact duplicates. Sort by time, then by the choice order, so the first
+	// point of each time is the one kept whatever the file order was.
+	sort.SliceStable(kept, func(i, j int) bool {
+		if kept[i].Time != kept[j].Time {
+			return kept[i].Time < kept[j].Time
+		}
+		return choiceLess(hist, &kept[i], &kept[j])
+	})
+	out := kept[:0]
+	for i := 0; i < len(kept); i++ {
+		if len(out) > 0 && out[len(out)-1].Time == kept[i].Time {
+			if kept[i].Time >= fromNS {
+				st.Duplicates++
+				if !sameValue(hist, &out[len(out)-1], &kept[i]) {
+					st.ConflictingDuplicates++
+				}
+			}
+			continue
+		}
+		out = append(out, kept[i])
+	}
+	return out
+}
+
+// cmpFloat orders floats ascending (NaN never reaches here).
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// cmpStart orders start times, unknown first.
+func cmpStart(a, b *Point) int {
+	switch {
+	case a.HasStart != b.HasStart:
+		if !a.HasStart {
+			return -1
+		}
+		return 1
+	case a.StartTime < b.StartTime:
+		return -1
+	case a.StartTime > b.StartTime:
+		return 1
+	}
+	return 0
+}
+
+// choiceLess is the order in which, among duplicates, the first one is kept:
+// (value, start_time) for gauges and sums; (count, sum, start_time, min, max,
+// bounds, bucket counts) for histograms (package documentation, item 4).
+func choiceLess(hist bool, a, b *Point) bool {
+	if !hist {
+		if c := cmpFloat(a.Value, b.Value); c != 0 {
+			return c < 0
+		}
+		return cmpStart(a, b) < 0
+	}
+	switch {
+	case a.Count != b.Count:
+		return a.Count < b.Count
+	case cmpFloat(a.Sum, b.Sum) != 0:
+		return a.Sum < b.Sum
+	case cmpStart(a, b) != 0:
+		return cmpStart(a, b) < 0
+	case a.HasMinMax != b.HasMinMax:
+		return !a.HasMinMax
+	case a.HasMinMax && cmpFloat(a.Min, b.Min) != 0:
+		return a.Min < b.Min
+	case a.HasMinMax && cmpFloat(a.Max, b.Max) != 0:
+		return a.Max < b.Max
+	}
+	if c := slices.CompareFunc(a.Bounds, b.Bounds, cmpFloat); c != 0 {
+		return c < 0
+	}
+	return slices.Compare(a.BucketCounts, b.BucketCounts) < 0
+}
+
+// sameValue reports whether two duplicates carry the same value (histograms: the
+// same payload). start_time is not part of the value.
+func sameValue(hist bool, a, b *Point) bool {
+	if !hist {
+		return a.Value == b.Value
+	}
+	if a.Count != b.Count || a.Sum != b.Sum || a.HasMinMax != b.HasMinMax {
+		return false
+	}
+	if a.HasMinMax && (a.Min != b.Min || a.Max != b.Max) {
+		return false
+	}
+	return slices.Equal(a.Bounds, b.Bounds) && slices.Equal(a.BucketCounts, b.BucketCounts)
+}
