@@ -347,6 +347,7 @@ func (p *parser) output(n *yaml.Node, path string, o *Output) {
 			o.Parquet = p.boolean(v, fp)
 		case "kafka":
 			k := &KafkaOutput{Key: DefaultKeyTemplate, KeyFormat: DefaultKeyFormat, Encoding: DefaultEncoding}
+			keySet := false
 			p.mapping(v, fp, []string{"topic", "key", "key_format", "encoding"}, []string{"topic"}, func(key string, v *yaml.Node) {
 				kp := fp + "." + key
 				switch key {
@@ -354,6 +355,7 @@ func (p *parser) output(n *yaml.Node, path string, o *Output) {
 					k.Topic = p.str(v, kp)
 				case "key":
 					k.Key = p.str(v, kp)
+					keySet = true
 				case "key_format":
 					k.KeyFormat = p.str(v, kp)
 					if k.KeyFormat != KeyFormatString && k.KeyFormat != KeyFormatWindowed {
@@ -366,6 +368,10 @@ func (p *parser) output(n *yaml.Node, path string, o *Output) {
 					}
 				}
 			})
+			if !keySet && k.KeyFormat == KeyFormatWindowed {
+				// The window start travels in the windowed key's 8-byte suffix.
+				k.Key = DefaultWindowedKeyTemplate
+			}
 			o.Kafka = k
 		}
 	})

@@ -68,6 +68,9 @@ const (
 	DefaultEncoding    = EncodingOTLP
 	DefaultKeyFormat   = KeyFormatString
 	DefaultKeyTemplate = "{aggregation}|{dimensions}|{window_start}"
+	// DefaultWindowedKeyTemplate is the default inner key of the windowed key format,
+	// whose 8-byte suffix already holds the window start.
+	DefaultWindowedKeyTemplate = "{aggregation}|{dimensions}"
 	// DefaultStaleness is how far back the predecessor of a cumulative point is looked for.
 	DefaultStaleness = 10 * time.Minute
 	// DefaultSketchAlpha is the relative accuracy of the DDSketch behind gauge quantiles.
