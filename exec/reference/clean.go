@@ -1,9 +1,9 @@
 package reference
 
 import (
+	"cmp"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/tallyhq/tally/specs"
 )
@@ -17,9 +17,9 @@ func isHistogram(agg *specs.Aggregation) bool {
 // the contract's order: non-finite values, null values, then exact duplicates. It
 // returns the kept points sorted by time. Only points with time ≥ fromNS are
 // counted in st (earlier points are predecessors, never counted themselves).
-func cleanSeries(agg *specs.Aggregation, pts []Point, fromNS int64, st *AggStats) []Point {
+func cleanSeries(agg *specs.Aggregation, pts []*Point, fromNS int64, st *AggStats) []*Point {
 	hist := isHistogram(agg)
-	kept := make([]Point, 0, len(pts))
+	kept := make([]*Point, 0, len(pts))
 	for _, p := range pts {
 		counted := p.Time >= fromNS
 		if counted {
@@ -57,19 +57,26 @@ func cleanSeries(agg *specs.Aggregation, pts []Point, fromNS int64, st *AggStats
 		kept = append(kept, p)
 	}
 	// Step 3: exact duplicates. Sort by time, then by the choice order, so the first
-	// point of each time is the one kept whatever the file order was.
-	sort.SliceStable(kept, func(i, j int) bool {
-		if kept[i].Time != kept[j].Time {
-			return kept[i].Time < kept[j].Time
+	// point of each time is the one kept whatever the file order was. Points that
+	// tie in the choice order carry the same numbers, so the sort need not be stable.
+	slices.SortFunc(kept, func(a, b *Point) int {
+		if a.Time != b.Time {
+			return cmp.Compare(a.Time, b.Time)
 		}
-		return choiceLess(hist, &kept[i], &kept[j])
+		if choiceLess(hist, a, b) {
+			return -1
+		}
+		if choiceLess(hist, b, a) {
+			return 1
+		}
+		return 0
 	})
 	out := kept[:0]
 	for i := 0; i < len(kept); i++ {
 		if len(out) > 0 && out[len(out)-1].Time == kept[i].Time {
 			if kept[i].Time >= fromNS {
 				st.Duplicates++
-				if !sameValue(hist, &out[len(out)-1], &kept[i]) {
+				if !sameValue(hist, out[len(out)-1], kept[i]) {
 					st.ConflictingDuplicates++
 				}
 			}

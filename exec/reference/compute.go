@@ -55,7 +55,7 @@ func needsSketch(agg *specs.Aggregation) bool {
 	return agg.Type == specs.TypeGauge && (agg.Has(specs.FnSketch) || len(agg.Quantiles()) > 0)
 }
 
-func computeAggregation(reg *specs.Registry, agg *specs.Aggregation, fromNS, toNS int64, points []Point) (exec.Rollup, AggStats, error) {
+func computeAggregation(reg *specs.Registry, agg *specs.Aggregation, fromNS, toNS int64, byMetric map[string][]*Point) (exec.Rollup, AggStats, error) {
 	var st AggStats
 	rollup := exec.Rollup{Agg: agg}
 	if agg.Window <= 0 {
@@ -66,7 +66,7 @@ func computeAggregation(reg *specs.Registry, agg *specs.Aggregation, fromNS, toN
 	default:
 		return rollup, st, fmt.Errorf("aggregation %s: type %q is not computed by the reference aggregator (gauge, sum and histogram are)", agg.Name, agg.Type)
 	}
-	all, err := collectSeries(&reg.Source, agg, fromNS, toNS, points)
+	all, err := collectSeries(&reg.Source, agg, fromNS, toNS, byMetric)
 	if err != nil {
 		return rollup, st, err
 	}
@@ -78,8 +78,7 @@ func computeAggregation(reg *specs.Registry, agg *specs.Aggregation, fromNS, toN
 	for _, s := range all {
 		groupKey := tupleKey(s.group)
 		pts := cleanSeries(agg, s.points, fromNS, &st)
-		for i := range pts {
-			p := &pts[i]
+		for i, p := range pts {
 			if p.Time < fromNS {
 				continue // a predecessor only
 			}
@@ -98,7 +97,7 @@ func computeAggregation(reg *specs.Registry, agg *specs.Aggregation, fromNS, toN
 			}
 			var prev *Point
 			if i > 0 && p.Time-staleness(agg) <= pts[i-1].Time {
-				prev = &pts[i-1]
+				prev = pts[i-1]
 			}
 			c.samples++
 			switch kind {

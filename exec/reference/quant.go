@@ -14,7 +14,9 @@ func (s *sketchAcc) add(v float64)                   {}
 func (s *sketchAcc) quantile(q float64) (float64, error) {
 	return 0, fmt.Errorf("quantiles and sketches are not computed yet")
 }
-func (s *sketchAcc) encode() ([]byte, error) { return nil, fmt.Errorf("quantiles and sketches are not computed yet") }
+func (s *sketchAcc) encode() ([]byte, error) {
+	return nil, fmt.Errorf("quantiles and sketches are not computed yet")
+}
 
 // histAcc holds merged explicit buckets.
 type histAcc struct {
@@ -35,7 +37,9 @@ func (h *histAcc) merge(d histDelta) error {
 	}
 	return nil
 }
-func (h *histAcc) quantile(q float64) (float64, error) { return 0, fmt.Errorf("quantiles and sketches are not computed yet") }
+func (h *histAcc) quantile(q float64) (float64, error) {
+	return 0, fmt.Errorf("quantiles and sketches are not computed yet")
+}
 func (h *histAcc) histogram() *exec.Histogram {
 	return &exec.Histogram{Bounds: append([]float64(nil), h.bounds...), Counts: append([]uint64(nil), h.counts...)}
 }

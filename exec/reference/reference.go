@@ -93,9 +93,14 @@ func Compute(reg *specs.Registry, from, to time.Time, points []Point) ([]exec.Ro
 				i, points[i].Metric, len(points[i].Dims), len(reg.Source.Dimensions), strings.Join(reg.Source.Dimensions, ", "))
 		}
 	}
+	// Index the points by metric once, so each aggregation reads only its own.
+	byMetric := map[string][]*Point{}
+	for i := range points {
+		byMetric[points[i].Metric] = append(byMetric[points[i].Metric], &points[i])
+	}
 	out := make([]exec.Rollup, 0, len(reg.Aggregations))
 	for _, agg := range reg.Aggregations {
-		r, st, err := computeAggregation(reg, agg, fromNS, toNS, points)
+		r, st, err := computeAggregation(reg, agg, fromNS, toNS, byMetric)
 		if err != nil {
 			return nil, stats, err
 		}
@@ -109,7 +114,7 @@ func Compute(reg *specs.Registry, from, to time.Time, points []Point) ([]exec.Ro
 type series struct {
 	key    []string // metric, then the dimension values in source order
 	group  []string // the aggregation's group_by values
-	points []Point
+	points []*Point
 }
 
 // seriesName renders a series for error messages: metric{dim=value,...}.
@@ -123,13 +128,17 @@ func seriesName(src *specs.Source, s *series) string {
 
 // tupleKey encodes a string tuple as a map key that no two different tuples share.
 func tupleKey(parts []string) string {
-	var b strings.Builder
+	return string(appendTupleKey(nil, parts...))
+}
+
+// appendTupleKey appends the tupleKey encoding of parts to b.
+func appendTupleKey(b []byte, parts ...string) []byte {
 	for _, p := range parts {
-		b.WriteString(strconv.Itoa(len(p)))
-		b.WriteByte(':')
-		b.WriteString(p)
+		b = strconv.AppendInt(b, int64(len(p)), 10)
+		b = append(b, ':')
+		b = append(b, p...)
 	}
-	return b.String()
+	return b
 }
 
 // compareTuples orders string tuples element by element (byte order), shorter first on a tie.
@@ -198,7 +207,7 @@ func passesFilters(src *specs.Source, agg *specs.Aggregation, dims []string) boo
 // collectSeries selects the aggregation's points (metric, filters, time < to, and
 // time ≥ from unless predecessors are needed) and groups them by series, sorted by
 // series key.
-func collectSeries(src *specs.Source, agg *specs.Aggregation, fromNS, toNS int64, points []Point) ([]*series, error) {
+func collectSeries(src *specs.Source, agg *specs.Aggregation, fromNS, toNS int64, byMetric map[string][]*Point) ([]*series, error) {
 	groupIdx := make([]int, len(agg.GroupBy))
 	for i, g := range agg.GroupBy {
 		groupIdx[i] = -1
@@ -211,32 +220,34 @@ func collectSeries(src *specs.Source, agg *specs.Aggregation, fromNS, toNS int64
 			return nil, fmt.Errorf("aggregation %s: group_by %q is not one of source.dimensions (%s)", agg.Name, g, strings.Join(src.Dimensions, ", "))
 		}
 	}
-	metrics := map[string]bool{}
-	for _, m := range agg.Metrics {
-		metrics[m] = true
-	}
 	keepBefore := needsPredecessors(agg)
 	byKey := map[string]*series{}
-	for i := range points {
-		p := &points[i]
-		if !metrics[p.Metric] || p.Time >= toNS || (p.Time < fromNS && !keepBefore) {
+	var buf []byte
+	seen := map[string]bool{}
+	for _, m := range agg.Metrics {
+		if seen[m] {
 			continue
 		}
-		if !passesFilters(src, agg, p.Dims) {
-			continue
-		}
-		key := append([]string{p.Metric}, p.Dims...)
-		k := tupleKey(key)
-		s := byKey[k]
-		if s == nil {
-			group := make([]string, len(groupIdx))
-			for gi, di := range groupIdx {
-				group[gi] = p.Dims[di]
+		seen[m] = true
+		for _, p := range byMetric[m] {
+			if p.Time >= toNS || (p.Time < fromNS && !keepBefore) {
+				continue
 			}
-			s = &series{key: key, group: group}
-			byKey[k] = s
+			if !passesFilters(src, agg, p.Dims) {
+				continue
+			}
+			buf = appendTupleKey(appendTupleKey(buf[:0], p.Metric), p.Dims...)
+			s := byKey[string(buf)]
+			if s == nil {
+				group := make([]string, len(groupIdx))
+				for gi, di := range groupIdx {
+					group[gi] = p.Dims[di]
+				}
+				s = &series{key: append([]string{p.Metric}, p.Dims...), group: group}
+				byKey[string(buf)] = s
+			}
+			s.points = append(s.points, p)
 		}
-		s.points = append(s.points, *p)
 	}
 	all := make([]*series, 0, len(byKey))
 	for _, s := range byKey {
