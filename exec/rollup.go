@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"time"
+
 	"github.com/tallyhq/tally/specs"
 )
 
@@ -65,4 +67,9 @@ func (r *Row) Value(agg *specs.Aggregation, fn string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// fmtTime renders epoch nanoseconds as RFC 3339 UTC, for messages.
+func fmtTime(ns int64) string {
+	return time.Unix(0, ns).UTC().Format(time.RFC3339)
 }
