@@ -146,9 +146,9 @@ func (s *AggStats) Add(o *AggStats) {
 type Engine struct {
 	cfg     Config
 	reg     *specs.Registry
-	metrics []string          // needed metric names; interned first, so their ids are 1..len
-	metIdx  map[string]int    // metric name -> index in metrics
-	byMet   [][]int           // metric index -> aggregation indexes
+	metrics []string              // needed metric names; interned first, so their ids are 1..len
+	metIdx  map[string]int        // metric name -> index in metrics
+	byMet   [][]int               // metric index -> aggregation indexes
 	lookAt  map[int]time.Duration // metric index -> lookback (cumulative metrics only)
 	maxLook time.Duration
 }

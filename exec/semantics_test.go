@@ -49,7 +49,7 @@ func rowString(r Rollup) []string {
 	var out []string
 	for _, row := range r.Rows {
 		var b strings.Builder
-		fmt.Fprintf(&b, "%s %s samples=%d", fmtTime(row.WindowStart*1e6)[11:16], strings.Join(row.Dims, ","), row.Samples)
+		fmt.Fprintf(&b, "%s %s samples=%d", fmtTime(row.WindowStart * 1e6)[11:16], strings.Join(row.Dims, ","), row.Samples)
 		if r.Agg.Has("count") {
 			fmt.Fprintf(&b, " count=%d", row.Count)
 		}
