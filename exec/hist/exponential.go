@@ -1,0 +1,597 @@
+package hist
+
+import (
+	"math"
+	"math/bits"
+)
+
+const kindExp = "exponential histogram"
+
+// Bucket limits of an accumulated exponential histogram (per range, positive and
+// negative separately).
+const (
+	// DefaultMaxBuckets is used when Exponential.MaxBuckets is 0; it is the default
+	// max_size of the OpenTelemetry SDKs and of the Collector's exponential histograms.
+	DefaultMaxBuckets = 160
+	// MinBucketLimit is the smallest accepted MaxBuckets: at MinScale every finite value
+	// fits in 3 buckets, so a merge can always succeed.
+	MinBucketLimit = 4
+	// MaxBucketLimit is the largest accepted MaxBuckets; it bounds the memory of one
+	// accumulator to 2 × 16384 × 8 bytes.
+	MaxBucketLimit = 1 << 14
+)
+
+// Buckets is one range (positive or negative) of an exponential histogram: Counts[k] is
+// the count of bucket index Offset+k.
+type Buckets struct {
+	Offset int32
+	Counts []uint64
+}
+
+// Exponential is an OpenTelemetry base-2 exponential histogram, used both as an input
+// point and as an accumulator. Bucket index i at scale s holds values whose magnitude is
+// in (base^i, base^(i+1)] with base = 2^(2^-s); ZeroCount holds values with magnitude
+// <= ZeroThreshold. Min and Max are meaningful only when HasMinMax is true.
+//
+// As an accumulator the zero value is empty and ready to use; it must only be changed
+// by Merge, Sub and Reset. Its state is canonical: bucket ranges are trimmed of empty
+// edge buckets, ZeroThreshold is 0 or a power of two (see docs/quantiles.md), and it is
+// a function of the multiset of merged points and MaxBuckets only.
+type Exponential struct {
+	Scale         int32
+	ZeroCount     uint64
+	ZeroThreshold float64
+	Positive      Buckets
+	Negative      Buckets
+	Count         uint64
+	Sum           float64
+	Min, Max      float64
+	HasMinMax     bool
+	// MaxBuckets bounds the number of buckets of each range of the accumulator (it is
+	// ignored on merged inputs); 0 means DefaultMaxBuckets. Merge lowers the scale until
+	// both ranges fit. Set it to the stream's limit so that both downscale alike.
+	MaxBuckets int
+}
+
+// Reset empties h, keeping MaxBuckets and the memory of its bucket arrays.
+func (h *Exponential) Reset() {
+	*h = Exponential{
+		Positive:   Buckets{Counts: h.Positive.Counts[:0]},
+		Negative:   Buckets{Counts: h.Negative.Counts[:0]},
+		MaxBuckets: h.MaxBuckets,
+	}
+}
+
+func (h *Exponential) bucketLimit() (int, error) {
+	switch {
+	case h.MaxBuckets == 0:
+		return DefaultMaxBuckets, nil
+	case h.MaxBuckets < MinBucketLimit || h.MaxBuckets > MaxBucketLimit:
+		return 0, invalid(kindExp, "max_buckets", "is %d, want 0 (default %d) or a value in [%d, %d]", h.MaxBuckets, DefaultMaxBuckets, MinBucketLimit, MaxBucketLimit)
+	}
+	return h.MaxBuckets, nil
+}
+
+// Validate checks h as an input point: scale in [MinScale, MaxScale], zero_threshold
+// finite and >= 0, sum not NaN, every non-empty bucket index inside the range of finite
+// float64 values at that scale, count equal to zero_count plus all bucket counts, and
+// min <= max, both finite, when HasMinMax. The error is an *InvalidError.
+func (h *Exponential) Validate() error {
+	if h.Scale < MinScale || h.Scale > MaxScale {
+		return invalid(kindExp, "scale", "is %d, want a value in [%d, %d]", h.Scale, MinScale, MaxScale)
+	}
+	if !(h.ZeroThreshold >= 0) || math.IsInf(h.ZeroThreshold, 0) {
+		return invalid(kindExp, "zero_threshold", "is %v, want a finite value >= 0", h.ZeroThreshold)
+	}
+	if math.IsNaN(h.Sum) {
+		return invalid(kindExp, "sum", "is NaN")
+	}
+	total := h.ZeroCount
+	lo, hi := indexRange(h.Scale)
+	for _, r := range [2]struct {
+		name string
+		b    *Buckets
+	}{{"positive", &h.Positive}, {"negative", &h.Negative}} {
+		for k, c := range r.b.Counts {
+			if c == 0 {
+				continue
+			}
+			if idx := int64(r.b.Offset) + int64(k); idx < lo || idx > hi {
+				return invalid(kindExp, fieldIndex(r.name+".bucket_counts", k), "bucket index %d (offset %d) is outside [%d, %d], the indices of finite values at scale %d", idx, r.b.Offset, lo, hi, h.Scale)
+			}
+			var carry uint64
+			total, carry = bits.Add64(total, c, 0)
+			if carry != 0 {
+				return invalid(kindExp, fieldIndex(r.name+".bucket_counts", k), "sum of zero_count and bucket counts overflows uint64")
+			}
+		}
+	}
+	if total != h.Count {
+		return invalid(kindExp, "count", "is %d but zero_count and bucket_counts sum to %d", h.Count, total)
+	}
+	return validateMinMax(kindExp, h.Count, h.Min, h.Max, h.HasMinMax)
+}
+
+// src is one bucket range being merged, with the positions of its first and last
+// non-empty buckets (first = -1 when it has none).
+type src struct {
+	off         int64
+	counts      []uint64
+	first, last int
+	scale       int32
+}
+
+func newSrc(b *Buckets, scale int32) src {
+	x := src{off: int64(b.Offset), counts: b.Counts, first: -1, last: -1, scale: scale}
+	for k, c := range b.Counts {
+		if c != 0 {
+			x.first = k
+			break
+		}
+	}
+	if x.first >= 0 {
+		for k := len(b.Counts) - 1; k >= x.first; k-- {
+			if b.Counts[k] != 0 {
+				x.last = k
+				break
+			}
+		}
+	}
+	return x
+}
+
+func (x *src) empty() bool { return x.first < 0 }
+
+// rangeAt returns the smallest and largest indices at scale s (<= x.scale) of the
+// non-empty buckets of x that are not folded into the zero bucket.
+func (x *src) rangeAt(s int32, fold int64) (lo, hi int64, ok bool) {
+	if x.first < 0 {
+		return 0, 0, false
+	}
+	d := x.scale - s
+	hi = (x.off + int64(x.last)) >> d
+	if hi < fold {
+		return 0, 0, false
+	}
+	for k := x.first; k <= x.last; k++ {
+		if x.counts[k] == 0 {
+			continue
+		}
+		if j := (x.off + int64(k)) >> d; j >= fold {
+			return j, hi, true
+		}
+	}
+	return hi, hi, true // not reached: the last bucket qualifies
+}
+
+func (x *src) total() uint64 {
+	var t uint64
+	if x.first >= 0 {
+		for _, c := range x.counts[x.first : x.last+1] {
+			t += c
+		}
+	}
+	return t
+}
+
+// addDown adds the buckets of x, downscaled to s, into buf (index lo at position 0) and
+// returns the count of the buckets that fall below fold.
+func (x *src) addDown(buf []uint64, s int32, lo, fold int64) (folded uint64) {
+	if x.first < 0 {
+		return 0
+	}
+	d := x.scale - s
+	for k := x.first; k <= x.last; k++ {
+		c := x.counts[k]
+		if c == 0 {
+			continue
+		}
+		if j := (x.off + int64(k)) >> d; j < fold {
+			folded += c
+		} else {
+			buf[j-lo] += c
+		}
+	}
+	return folded
+}
+
+func unionRange(a, b *src, s int32, fold int64) (lo, hi int64, ok bool) {
+	alo, ahi, aok := a.rangeAt(s, fold)
+	blo, bhi, bok := b.rangeAt(s, fold)
+	switch {
+	case aok && bok:
+		return min(alo, blo), max(ahi, bhi), true
+	case aok:
+		return alo, ahi, true
+	case bok:
+		return blo, bhi, true
+	}
+	return 0, 0, false
+}
+
+// chooseScale returns the largest scale <= s0 at which the union of each pair of ranges,
+// after folding into the zero bucket, spans at most limit buckets. Narrower scales never
+// widen a span, so the result of successive merges does not depend on their order.
+func chooseScale(s0 int32, z float64, limit int, pos, neg *[2]src) int32 {
+	for s := s0; s > MinScale; s-- {
+		fold, _ := zeroFold(s, z)
+		if fitsAt(&pos[0], &pos[1], s, fold, limit) && fitsAt(&neg[0], &neg[1], s, fold, limit) {
+			return s
+		}
+	}
+	return MinScale
+}
+
+func fitsAt(a, b *src, s int32, fold int64, limit int) bool {
+	lo, hi, ok := unionRange(a, b, s, fold)
+	return !ok || hi-lo < int64(limit)
+}
+
+// growCap is the capacity given to a bucket array that must hold n buckets.
+func growCap(n, limit int) int { return max(n, min(2*n, limit)) }
+
+// Merge adds the point o to h. o is validated first (see Validate); the accumulator keeps
+// the largest scale, not above the scales of the merged points that have buckets, at which
+// each range spans at most MaxBuckets buckets: downscaling maps bucket i to i >> (scale
+// difference), which is exact. A non-zero zero threshold is widened to a power of two and
+// the buckets below it are counted in ZeroCount (see zeroFold). On error h is unchanged.
+// Merge allocates only when a range grows beyond its capacity or h is downscaled.
+func (h *Exponential) Merge(o *Exponential) error {
+	limit, err := h.bucketLimit()
+	if err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if h.Count > 0 && (h.Scale < MinScale || h.Scale > MaxScale) {
+		return invalid(kindExp, "accumulator", "scale %d is outside [%d, %d]: it was modified outside Merge/Sub/Reset", h.Scale, MinScale, MaxScale)
+	}
+	if _, carry := bits.Add64(h.Count, o.Count, 0); carry != 0 {
+		return invalid(kindExp, "count", "merged count %d + %d overflows uint64", h.Count, o.Count)
+	}
+	if o == h {
+		c := h.clone()
+		o = &c
+	}
+	accScale := h.Scale
+	if h.Count == 0 {
+		accScale = MaxScale // an empty accumulator holds no buckets, its scale is free
+	}
+	pos := [2]src{newSrc(&h.Positive, accScale), newSrc(&o.Positive, o.Scale)}
+	neg := [2]src{newSrc(&h.Negative, accScale), newSrc(&o.Negative, o.Scale)}
+	if h.Count == 0 {
+		pos[0], neg[0] = src{first: -1, last: -1}, src{first: -1, last: -1}
+	}
+	s0 := MaxScale
+	if h.Count > 0 {
+		s0 = min(s0, h.Scale)
+	}
+	if !pos[1].empty() || !neg[1].empty() {
+		s0 = min(s0, o.Scale)
+	}
+	z := math.Max(h.ZeroThreshold, o.ZeroThreshold)
+	s := chooseScale(s0, z, limit, &pos, &neg)
+	fold, t := zeroFold(s, z)
+
+	folded := mergeRange(&h.Positive, &pos[0], &pos[1], s, fold, limit)
+	folded += mergeRange(&h.Negative, &neg[0], &neg[1], s, fold, limit)
+
+	mergeMinMax(&h.Min, &h.Max, &h.HasMinMax, h.Count, o.Count, o.Min, o.Max, o.HasMinMax)
+	h.Scale = s
+	h.ZeroThreshold = t
+	h.ZeroCount += o.ZeroCount + folded
+	h.Count += o.Count
+	h.Sum += o.Sum
+	return nil
+}
+
+// mergeRange rebuilds dst (whose content is acc) at scale s with the buckets of o added,
+// folding indices below fold into the returned count.
+func mergeRange(dst *Buckets, acc, o *src, s int32, fold int64, limit int) (folded uint64) {
+	lo, hi, ok := unionRange(acc, o, s, fold)
+	if !ok {
+		dst.Offset, dst.Counts = 0, dst.Counts[:0]
+		return acc.total() + o.total()
+	}
+	n := int(hi - lo + 1)
+	var buf []uint64
+	if acc.empty() || acc.scale == s {
+		buf, folded = shiftInPlace(dst.Counts, acc, lo, n, fold, limit)
+	} else {
+		buf = make([]uint64, n, growCap(n, limit))
+		folded = acc.addDown(buf, s, lo, fold)
+	}
+	folded += o.addDown(buf, s, lo, fold)
+	dst.Offset, dst.Counts = int32(lo), buf
+	return folded
+}
+
+// shiftInPlace moves the buckets of acc (stored in counts, already at the target scale)
+// so that index lo is at position 0 of an n-bucket array, reusing counts' memory when it
+// is large enough. Buckets below fold are zeroed and their count returned.
+func shiftInPlace(counts []uint64, acc *src, lo int64, n int, fold int64, limit int) ([]uint64, uint64) {
+	var folded uint64
+	a, b := 0, 0 // window of old positions to keep
+	if !acc.empty() {
+		for k := acc.first; k <= acc.last && acc.off+int64(k) < fold; k++ {
+			folded += counts[k]
+			counts[k] = 0
+		}
+		a, b = max(acc.first, int(lo-acc.off)), acc.last+1
+	}
+	if cap(counts) < n {
+		buf := make([]uint64, n, growCap(n, limit))
+		if a < b {
+			copy(buf[acc.off+int64(a)-lo:], counts[a:b])
+		}
+		return buf, folded
+	}
+	full := counts[:max(len(counts), n)]
+	if a < b {
+		at := int(acc.off + int64(a) - lo)
+		copy(full[at:], full[a:b])
+		clear(full[:at])
+		clear(full[at+b-a : n])
+	} else {
+		clear(full[:n])
+	}
+	return full[:n], folded
+}
+
+func (h *Exponential) clone() Exponential {
+	c := *h
+	c.Positive.Counts = append([]uint64(nil), h.Positive.Counts...)
+	c.Negative.Counts = append([]uint64(nil), h.Negative.Counts...)
+	return c
+}
+
+// Sub sets h to cur − prev, the delta between two points of one cumulative series. Both
+// points are validated and brought to a common scale and zero threshold (as Merge does,
+// within h's MaxBuckets) before the subtraction. If the count, the zero count or any
+// bucket of cur is below prev, a *ResetError is returned: the series was reset and the
+// caller decides what to do; a reset hidden inside one downscaled bucket is caught by the
+// count check only when the total dropped. Sum is cur.Sum − prev.Sum; min and max are
+// unknown unless prev is empty. h may be cur or prev but must not otherwise share bucket
+// memory with them. On error h is left empty.
+func (h *Exponential) Sub(cur, prev *Exponential) error {
+	err := h.sub(cur, prev)
+	if err != nil {
+		h.Reset()
+	}
+	return err
+}
+
+func (h *Exponential) sub(cur, prev *Exponential) error {
+	limit, err := h.bucketLimit()
+	if err != nil {
+		return err
+	}
+	if err := cur.Validate(); err != nil {
+		return err
+	}
+	if err := prev.Validate(); err != nil {
+		return err
+	}
+	if cur.Count < prev.Count {
+		return &ResetError{Field: "count", Index: -1, Cur: cur.Count, Prev: prev.Count}
+	}
+	if cur == h {
+		c := cur.clone()
+		cur = &c
+	}
+	if prev == h {
+		c := prev.clone()
+		prev = &c
+	}
+	pos := [2]src{newSrc(&cur.Positive, cur.Scale), newSrc(&prev.Positive, prev.Scale)}
+	neg := [2]src{newSrc(&cur.Negative, cur.Scale), newSrc(&prev.Negative, prev.Scale)}
+	s0 := MaxScale
+	if !pos[0].empty() || !neg[0].empty() {
+		s0 = min(s0, cur.Scale)
+	}
+	if !pos[1].empty() || !neg[1].empty() {
+		s0 = min(s0, prev.Scale)
+	}
+	z := math.Max(cur.ZeroThreshold, prev.ZeroThreshold)
+	s := chooseScale(s0, z, limit, &pos, &neg)
+	fold, t := zeroFold(s, z)
+
+	pc, pp, err := subRange(&h.Positive, &pos[0], &pos[1], s, fold, "positive.bucket_counts")
+	if err != nil {
+		return err
+	}
+	nc, np, err := subRange(&h.Negative, &neg[0], &neg[1], s, fold, "negative.bucket_counts")
+	if err != nil {
+		return err
+	}
+	zc, zp := cur.ZeroCount+pc+nc, prev.ZeroCount+pp+np
+	if zc < zp {
+		return &ResetError{Field: "zero_count", Index: -1, Cur: zc, Prev: zp}
+	}
+	if len(h.Positive.Counts) == 0 && len(h.Negative.Counts) == 0 {
+		s = MaxScale // no buckets: the scale is free, use the canonical one
+		_, t = zeroFold(s, z)
+	}
+	h.Scale = s
+	h.ZeroThreshold = t
+	h.ZeroCount = zc - zp
+	h.Count = cur.Count - prev.Count
+	h.Sum = cur.Sum - prev.Sum
+	h.HasMinMax, h.Min, h.Max = false, 0, 0
+	if prev.Count == 0 && cur.HasMinMax && cur.Count > 0 {
+		h.HasMinMax, h.Min, h.Max = true, cur.Min, cur.Max
+	}
+	return nil
+}
+
+// subRange writes cur − prev for one range into dst (which aliases neither) at scale s
+// and returns the counts of cur and prev folded into the zero bucket.
+func subRange(dst *Buckets, cur, prev *src, s int32, fold int64, field string) (fc, fp uint64, err error) {
+	lo, hi, ok := unionRange(cur, prev, s, fold)
+	if !ok {
+		dst.Offset, dst.Counts = 0, dst.Counts[:0]
+		return cur.total(), prev.total(), nil
+	}
+	n := int(hi - lo + 1)
+	buf := dst.Counts[:0]
+	buf = appendZeros(buf, n)
+	fc = cur.addDown(buf, s, lo, fold)
+	d := prev.scale - s
+	for k := prev.first; k <= prev.last; k++ {
+		c := prev.counts[k]
+		if c == 0 {
+			continue
+		}
+		j := (prev.off + int64(k)) >> d
+		switch {
+		case j < fold:
+			fp += c
+		case buf[j-lo] < c:
+			return 0, 0, &ResetError{Field: field, Index: j, Cur: buf[j-lo], Prev: c}
+		default:
+			buf[j-lo] -= c
+		}
+	}
+	a, b := 0, n
+	for a < b && buf[a] == 0 {
+		a++
+	}
+	for b > a && buf[b-1] == 0 {
+		b--
+	}
+	if a == b {
+		dst.Offset, dst.Counts = 0, buf[:0]
+		return fc, fp, nil
+	}
+	copy(buf, buf[a:b])
+	dst.Offset, dst.Counts = int32(lo+int64(a)), buf[:b-a]
+	return fc, fp, nil
+}
+
+// Quantile estimates the q-quantile (0 <= q <= 1) of the observations in h. Buckets are
+// ordered from the most negative to the most positive: negative buckets by decreasing
+// index, the zero bucket, positive buckets by increasing index. The rank is r = q·Count;
+// the chosen bucket is the first non-empty one whose cumulative count reaches r, and
+// f = (r − count before it) / its count. Within a positive bucket (a, b], narrowed to
+// [Min, Max] when known, the estimate is a·(b/a)^f (log-linear, "exponential"
+// interpolation, as Prometheus does for native histograms); negative buckets mirror
+// this; the zero bucket interpolates linearly over [-ZeroThreshold, ZeroThreshold]
+// (from 0 when there are no negative buckets, to 0 when there are no positive ones).
+// The estimate is clamped to [Min, Max] when known. Quantile returns NaN for an empty
+// histogram and for q outside [0, 1] or NaN. See docs/quantiles.md.
+func (h *Exponential) Quantile(q float64) float64 {
+	if !(q >= 0 && q <= 1) || h.Count == 0 {
+		return math.NaN()
+	}
+	rank := q * float64(h.Count)
+	var cum uint64
+	kind, idx := 0, int64(0) // kind of the last non-empty bucket seen: -1 negative, 1 zero, 2 positive
+	neg := &h.Negative
+	for k := len(neg.Counts) - 1; k >= 0; k-- {
+		c := neg.Counts[k]
+		if c == 0 {
+			continue
+		}
+		before := cum
+		cum += c
+		kind, idx = -1, int64(neg.Offset)+int64(k)
+		if float64(cum) >= rank {
+			return h.negValue(idx, clampUnit((rank-float64(before))/float64(c)))
+		}
+	}
+	if c := h.ZeroCount; c > 0 {
+		before := cum
+		cum += c
+		kind = 1
+		if float64(cum) >= rank {
+			return h.zeroValue(clampUnit((rank - float64(before)) / float64(c)))
+		}
+	}
+	pos := &h.Positive
+	for k, c := range pos.Counts {
+		if c == 0 {
+			continue
+		}
+		before := cum
+		cum += c
+		kind, idx = 2, int64(pos.Offset)+int64(k)
+		if float64(cum) >= rank {
+			return h.posValue(idx, clampUnit((rank-float64(before))/float64(c)))
+		}
+	}
+	// Only reachable through float rounding of huge counts: the rank is the last value.
+	switch kind {
+	case -1:
+		return h.negValue(idx, 1)
+	case 1:
+		return h.zeroValue(1)
+	case 2:
+		return h.posValue(idx, 1)
+	}
+	return math.NaN()
+}
+
+func (h *Exponential) posValue(idx int64, f float64) float64 {
+	a, b := bucketEdges(h.Scale, idx)
+	if h.HasMinMax {
+		a, b = math.Max(a, h.Min), math.Min(b, h.Max)
+	}
+	return h.clamp(logInterp(a, b, f))
+}
+
+func (h *Exponential) negValue(idx int64, f float64) float64 {
+	a, b := bucketEdges(h.Scale, idx) // magnitudes; values run from -b up to -a
+	if h.HasMinMax {
+		a, b = math.Max(a, -h.Max), math.Min(b, -h.Min)
+	}
+	return h.clamp(-logInterp(b, a, f))
+}
+
+func (h *Exponential) zeroValue(f float64) float64 {
+	lo, hi := -h.ZeroThreshold, h.ZeroThreshold
+	if !hasCounts(h.Negative.Counts) {
+		lo = 0
+	}
+	if !hasCounts(h.Positive.Counts) {
+		hi = 0
+	}
+	if h.HasMinMax {
+		lo, hi = math.Max(lo, h.Min), math.Min(hi, h.Max)
+	}
+	v := lo + (hi-lo)*f
+	if f == 1 {
+		v = hi
+	}
+	return h.clamp(v)
+}
+
+func (h *Exponential) clamp(v float64) float64 {
+	if h.HasMinMax {
+		return math.Max(h.Min, math.Min(h.Max, v))
+	}
+	return v
+}
+
+// logInterp moves from 'from' towards 'to' by the fraction f on a logarithmic scale; it
+// falls back to linear interpolation when either end is not positive.
+func logInterp(from, to, f float64) float64 {
+	switch {
+	case f == 0:
+		return from
+	case f == 1:
+		return to
+	case from <= 0 || to <= 0:
+		return from + (to-from)*f
+	}
+	return math.Exp(math.Log(from) + f*(math.Log(to)-math.Log(from)))
+}
+
+func hasCounts(c []uint64) bool {
+	for _, v := range c {
+		if v != 0 {
+			return true
+		}
+	}
+	return false
+}
