@@ -104,7 +104,9 @@ func computeAggregation(reg *specs.Registry, agg *specs.Aggregation, fromNS, toN
 			case "gauge", "sum/delta", "sum/cumulative":
 				c.addValue(p.Time, p.Value)
 				if c.sketch != nil {
-					c.sketch.add(p.Value)
+					if err := c.sketch.add(p.Value); err != nil {
+						return rollup, st, fmt.Errorf("aggregation %s, series %s: %w", agg.Name, seriesName(&reg.Source, s), err)
+					}
 				}
 			case "sum/cumulative/monotonic":
 				c.count++

@@ -4,6 +4,8 @@
 // so that the fast executor in package exec can be checked against an
 // implementation whose correctness is obvious from reading it.
 //
+// Exponential histograms are not computed: Point carries explicit buckets only.
+//
 // Where docs/semantics.md leaves a choice open, this package takes the reading
 // written below; each is also noted at the code that applies it.
 //
@@ -28,11 +30,16 @@
 //  6. A cumulative histogram whose predecessor has the same start_time but
 //     different bounds fails the run with an error naming the aggregation and the
 //     series (the bounds rule: layouts are never mixed). A decrease of count, as
-//     well as of any bucket, is a reset.
+//     well as of any bucket, is a reset. A histogram point that is malformed (not
+//     one more bucket count than bounds, bounds not finite and strictly
+//     increasing, bucket counts not summing to count, min > max) fails the run
+//     too: the contract has no rule that would repair it.
 //  7. The increase of a cumulative histogram point that carries nothing (opening
-//     point, or baseline after a gap) is an empty histogram with the point's bounds
-//     and unknown min and max, like a bucket-wise difference. It counts in samples
-//     and makes the row's min and max unknown.
+//     point, or baseline after a gap) is an empty histogram with the point's
+//     bounds. It counts in samples, and, having no observations, it cannot lack
+//     min and max: only points with observations make a row's min and max
+//     unknown. When the predecessor is empty (count 0), the bucket-wise difference
+//     is the point itself, so its min and max are kept.
 //  8. Floating-point sums are added in series key order and, within a series, in
 //     time order for every kind (gauges, delta sums, counter increases,
 //     histogram sums), not only for gauges.

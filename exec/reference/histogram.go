@@ -2,7 +2,10 @@ package reference
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"slices"
+	"time"
 
 	"github.com/tallyhq/tally/specs"
 )
@@ -18,11 +21,33 @@ type histDelta struct {
 	counts    []uint64
 }
 
-// checkLayout verifies that a histogram point has one more bucket count than bounds.
-func checkLayout(p *Point) error {
+// checkPoint validates a histogram point: one more bucket count than bounds,
+// bounds finite and strictly increasing, bucket counts summing to count, and min ≤
+// max, both finite, when present. An invalid point fails the run: the contract
+// has no rule to repair one.
+func checkPoint(p *Point) error {
+	at := time.Unix(0, p.Time).UTC().Format(time.RFC3339Nano)
 	if len(p.BucketCounts) != len(p.Bounds)+1 {
-		return fmt.Errorf("histogram point at %d has %d bucket counts for %d bounds %v; it needs one more count than bounds",
-			p.Time, len(p.BucketCounts), len(p.Bounds), p.Bounds)
+		return fmt.Errorf("histogram point at %s has %d bucket counts for %d bounds %v; it needs one more count than bounds",
+			at, len(p.BucketCounts), len(p.Bounds), p.Bounds)
+	}
+	for i, b := range p.Bounds {
+		if math.IsNaN(b) || math.IsInf(b, 0) || (i > 0 && b <= p.Bounds[i-1]) {
+			return fmt.Errorf("histogram point at %s has bounds %v that are not finite and strictly increasing", at, p.Bounds)
+		}
+	}
+	var total uint64
+	for _, c := range p.BucketCounts {
+		var carry uint64
+		if total, carry = bits.Add64(total, c, 0); carry != 0 {
+			return fmt.Errorf("histogram point at %s has bucket counts %v that overflow uint64", at, p.BucketCounts)
+		}
+	}
+	if total != p.Count {
+		return fmt.Errorf("histogram point at %s has count %d but its bucket counts %v sum to %d", at, p.Count, p.BucketCounts, total)
+	}
+	if p.HasMinMax && !(p.Min <= p.Max && !math.IsInf(p.Min, 0) && !math.IsInf(p.Max, 0)) {
+		return fmt.Errorf("histogram point at %s has min %v and max %v; want finite min <= max", at, p.Min, p.Max)
 	}
 	return nil
 }
@@ -43,7 +68,7 @@ func empty(p *Point) histDelta {
 // docs/semantics.md "Explicit-bucket histograms": delta points as they are;
 // cumulative points with the counter rules applied to the whole histogram.
 func histIncrease(agg *specs.Aggregation, p, prev *Point, staleness int64) (histDelta, error) {
-	if err := checkLayout(p); err != nil {
+	if err := checkPoint(p); err != nil {
 		return histDelta{}, err
 	}
 	if agg.Temporality == specs.TemporalityDelta {
@@ -53,7 +78,7 @@ func histIncrease(agg *specs.Aggregation, p, prev *Point, staleness int64) (hist
 	case p.HasStart && p.Time == p.StartTime:
 		return empty(p), nil
 	case prev != nil && sameStart(p, prev):
-		if err := checkLayout(prev); err != nil {
+		if err := checkPoint(prev); err != nil {
 			return histDelta{}, fmt.Errorf("predecessor: %w", err)
 		}
 		if !slices.Equal(p.Bounds, prev.Bounds) {
@@ -61,7 +86,10 @@ func histIncrease(agg *specs.Aggregation, p, prev *Point, staleness int64) (hist
 				p.Time, p.Bounds, prev.Time, prev.Bounds)
 		}
 		if p.Count < prev.Count {
-			return whole(p), nil // reset
+			return whole(p), nil // reset (valid points: some bucket decreased too)
+		}
+		if prev.Count == 0 {
+			return whole(p), nil // the difference is the point itself, min and max included
 		}
 		d := histDelta{count: p.Count - prev.Count, sum: p.Sum - prev.Sum, bounds: p.Bounds, counts: make([]uint64, len(p.BucketCounts))}
 		for i := range p.BucketCounts {
@@ -97,6 +125,9 @@ func (c *cell) addHist(d histDelta) error {
 	}
 	c.count += int64(d.count)
 	c.sum += d.sum
+	if d.count == 0 {
+		return nil // no observations: nothing to lack min and max for
+	}
 	if !d.hasMinMax {
 		c.minMaxMissed = true
 	} else {

@@ -4,42 +4,55 @@ import (
 	"fmt"
 
 	"github.com/tallyhq/tally/exec"
+	"github.com/tallyhq/tally/exec/hist"
 )
 
-// sketchAcc is the DDSketch of a gauge window's values.
-type sketchAcc struct{}
-
-func newSketchAcc(alpha float64) (*sketchAcc, error) { return &sketchAcc{}, nil }
-func (s *sketchAcc) add(v float64)                   {}
-func (s *sketchAcc) quantile(q float64) (float64, error) {
-	return 0, fmt.Errorf("quantiles and sketches are not computed yet")
-}
-func (s *sketchAcc) encode() ([]byte, error) {
-	return nil, fmt.Errorf("quantiles and sketches are not computed yet")
+// sketchAcc is the DDSketch of a gauge window's values (docs/quantiles.md).
+type sketchAcc struct {
+	s *hist.Sketch
 }
 
-// histAcc holds merged explicit buckets.
-type histAcc struct {
-	bounds []float64
-	counts []uint64
-}
-
-func newHistAcc(bounds []float64) (*histAcc, error) {
-	return &histAcc{bounds: bounds}, nil
-}
-
-func (h *histAcc) merge(d histDelta) error {
-	if h.counts == nil {
-		h.counts = make([]uint64, len(d.counts))
+func newSketchAcc(alpha float64) (*sketchAcc, error) {
+	s, err := hist.NewSketch(alpha)
+	if err != nil {
+		return nil, fmt.Errorf("sketch of relative accuracy %v: %w", alpha, err)
 	}
-	for i, c := range d.counts {
-		h.counts[i] += c
+	return &sketchAcc{s: s}, nil
+}
+
+// add adds one finite value (junk was dropped before).
+func (a *sketchAcc) add(v float64) error {
+	if err := a.s.Add(v); err != nil {
+		return fmt.Errorf("add %v to the sketch: %w", v, err)
 	}
 	return nil
 }
-func (h *histAcc) quantile(q float64) (float64, error) {
-	return 0, fmt.Errorf("quantiles and sketches are not computed yet")
+
+func (a *sketchAcc) quantile(q float64) (float64, error) { return a.s.Quantile(q), nil }
+
+func (a *sketchAcc) encode() ([]byte, error) { return a.s.Encode(), nil }
+
+// histAcc holds the merged explicit buckets of one row; the row's count, sum, min
+// and max are kept by the cell itself, in the contract's order.
+type histAcc struct {
+	bounds []float64
+	h      hist.Explicit
 }
-func (h *histAcc) histogram() *exec.Histogram {
-	return &exec.Histogram{Bounds: append([]float64(nil), h.bounds...), Counts: append([]uint64(nil), h.counts...)}
+
+func newHistAcc(bounds []float64) (*histAcc, error) {
+	return &histAcc{bounds: append([]float64(nil), bounds...)}, nil
+}
+
+func (a *histAcc) merge(d histDelta) error {
+	return a.h.Merge(d.bounds, d.counts, d.count, d.sum, d.min, d.max, d.hasMinMax)
+}
+
+func (a *histAcc) quantile(q float64) (float64, error) { return a.h.Quantile(q), nil }
+
+func (a *histAcc) histogram() *exec.Histogram {
+	counts := append([]uint64(nil), a.h.Counts...)
+	if len(counts) == 0 {
+		counts = make([]uint64, len(a.bounds)+1)
+	}
+	return &exec.Histogram{Bounds: append([]float64(nil), a.bounds...), Counts: counts}
 }

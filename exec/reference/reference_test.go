@@ -475,18 +475,71 @@ var computeCases = []computeCase{
 		},
 	},
 	{
-		name: "cumulative histograms: count decrease is a reset",
+		name: "cumulative histograms: an empty predecessor leaves the point whole, min and max included",
 		aggs: []string{histCumA},
 		points: func(t *testing.T) []Point {
 			b := []float64{1}
 			return []Point{
-				hp(t, "11:59:50", "b1", 9, 3, b, []uint64{1, 1}),
-				hp(t, "12:00:10", "b1", 4, 10, b, []uint64{2, 2}),
+				withMinMax(hp(t, "11:59:50", "b1", 0, 0, b, []uint64{0, 0}), 0, 0),
+				withMinMax(hp(t, "12:00:10", "b1", 4, 10, b, []uint64{2, 2}), 0.5, 4),
 			}
 		},
 		want: func(t *testing.T) []exec.Row {
-			return []exec.Row{withHist(row(t, "12:00:00", t1, 1, 4, 10, math.NaN(), math.NaN(), 2.5), []float64{1}, []uint64{2, 2})}
+			return []exec.Row{withHist(row(t, "12:00:00", t1, 1, 4, 10, 0.5, 4, 2.5), []float64{1}, []uint64{2, 2})}
 		},
+	},
+	{
+		name: "histograms: empty points do not make min and max unknown",
+		aggs: []string{histDeltaA},
+		points: func(t *testing.T) []Point {
+			b := []float64{1}
+			return []Point{
+				hp(t, "12:00:05", "b1", 0, 0, b, []uint64{0, 0}),
+				withMinMax(hp(t, "12:00:10", "b1", 4, 10, b, []uint64{2, 2}), 0.5, 4),
+				hp(t, "12:00:20", "b2", 0, 0, b, []uint64{0, 0}),
+			}
+		},
+		want: func(t *testing.T) []exec.Row {
+			return []exec.Row{withHist(row(t, "12:00:00", t1, 3, 4, 10, 0.5, 4, 2.5), []float64{1}, []uint64{2, 2})}
+		},
+	},
+	{
+		name: "histogram quantiles interpolate within the bucket, narrowed by min and max",
+		aggs: []string{`{name: a, metric: m, type: histogram, temporality: delta, window: 1m, group_by: [tenant], functions: [count, p50, p90, buckets]}`},
+		points: func(t *testing.T) []Point {
+			return []Point{
+				withMinMax(hp(t, "12:00:10", "b1", 3, 6, []float64{1, 5}, []uint64{1, 2, 0}), 0.5, 4),
+				withMinMax(hp(t, "12:00:20", "b2", 2, 12, []float64{1, 5}, []uint64{0, 0, 2}), 6, 6),
+			}
+		},
+		// p50: rank 2.5 falls in (1,5] at (2.5−1)/2 → 4; p90: rank 4.5 in (5,+Inf)∩[.., 6] at 0.75 → 5.75.
+		want: func(t *testing.T) []exec.Row {
+			return []exec.Row{withHist(row(t, "12:00:00", t1, 2, 5, 4, 5.75), []float64{1, 5}, []uint64{1, 2, 2})}
+		},
+	},
+	{
+		name: "histogram quantile of an empty row is unknown",
+		aggs: []string{`{name: a, metric: m, type: histogram, temporality: cumulative, window: 1m, group_by: [tenant], functions: [count, p50]}`},
+		points: func(t *testing.T) []Point {
+			return []Point{hp(t, "12:00:10", "b1", 2, 6, []float64{1}, []uint64{1, 1})} // a baseline
+		},
+		want: func(t *testing.T) []exec.Row { return []exec.Row{row(t, "12:00:00", t1, 1, 0, math.NaN())} },
+	},
+	{
+		name: "histogram whose bucket counts do not sum to count fails",
+		aggs: []string{histDeltaA},
+		points: func(t *testing.T) []Point {
+			return []Point{hp(t, "12:00:10", "b1", 9, 3, []float64{1}, []uint64{1, 1})}
+		},
+		errParts: []string{"aggregation a", `m{tenant="t1",broker="b1"}`, "count 9", "sum to 2"},
+	},
+	{
+		name: "histogram with bounds out of order fails",
+		aggs: []string{histDeltaA},
+		points: func(t *testing.T) []Point {
+			return []Point{hp(t, "12:00:10", "b1", 2, 3, []float64{5, 1}, []uint64{1, 1, 0})}
+		},
+		errParts: []string{"aggregation a", `m{tenant="t1",broker="b1"}`, "[5 1]", "strictly increasing"},
 	},
 	{
 		name: "cumulative histograms: baseline and opening points carry an empty histogram",

@@ -14,14 +14,14 @@ import (
 // splitAggs is one aggregation of every kind, with every quirk the generator below
 // produces switched on.
 var splitAggs = []string{
-	`{name: gauge_1m, metric: g, type: gauge, window: 1m, group_by: [tenant], functions: [count, sum, min, max, avg, first, last]}`,
+	`{name: gauge_1m, metric: g, type: gauge, window: 1m, group_by: [tenant], functions: [count, sum, min, max, avg, first, last, p50, p99, sketch]}`,
 	`{name: gauge_5m, metric: g, type: gauge, window: 5m, group_by: [tenant, broker], filters: [{dimension: broker, op: ne, values: [b3]}], functions: [sum, last]}`,
 	`{name: delta_5m, metric: d, type: sum, temporality: delta, window: 5m, group_by: [tenant], functions: [sum, count, rate, min, max]}`,
 	`{name: counter_1m, metric: c, type: sum, temporality: cumulative, monotonic: true, window: 1m, staleness: 3m, group_by: [tenant], functions: [delta, rate, count, last]}`,
 	`{name: counter_5m, metric: c, type: sum, temporality: cumulative, monotonic: true, window: 5m, group_by: [tenant, broker], functions: [delta, count]}`,
 	`{name: updown_1m, metric: u, type: sum, temporality: cumulative, window: 1m, group_by: [tenant], functions: [first, last, min, max, count]}`,
-	`{name: hist_delta_1m, metric: hd, type: histogram, temporality: delta, window: 1m, group_by: [tenant], functions: [count, sum, min, max, avg, buckets]}`,
-	`{name: hist_cum_5m, metric: hc, type: histogram, temporality: cumulative, window: 5m, staleness: 4m, group_by: [tenant], functions: [count, sum, min, max, avg, buckets]}`,
+	`{name: hist_delta_1m, metric: hd, type: histogram, temporality: delta, window: 1m, group_by: [tenant], functions: [count, sum, min, max, avg, buckets, p90]}`,
+	`{name: hist_cum_5m, metric: hc, type: histogram, temporality: cumulative, window: 5m, staleness: 4m, group_by: [tenant], functions: [count, sum, min, max, avg, buckets, p50]}`,
 }
 
 // genPoints makes random raw points for every metric of splitAggs between lo and
