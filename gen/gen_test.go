@@ -25,13 +25,15 @@ func TestValidate(t *testing.T) {
 		{name: "before 1970", mutate: func(c *Config) { c.From = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) }, want: []string{"From: 1969-01-01T00:00:00Z is outside"}},
 		{name: "negative fleet", mutate: func(c *Config) { c.Tenants, c.TopicsPerBroker = -1, -2 }, want: []string{"Tenants: -1: must be at least 1", "TopicsPerBroker: -2"}},
 		{name: "interval too long", mutate: func(c *Config) { c.Interval = 2 * time.Hour }, want: []string{"Interval: 2h0m0s: must be positive and at most 1h0m0s"}},
-		{name: "interval finer than unit", mutate: func(c *Config) { c.TimeUnit, c.Interval = UnitS, 1500 * time.Millisecond }, want: []string{"Interval: 1.5s: must be a whole number of the time unit s"}},
+		{name: "interval finer than unit", mutate: func(c *Config) { c.TimeUnit, c.Interval = UnitS, 1500*time.Millisecond }, want: []string{"Interval: 1.5s: must be a whole number of the time unit s"}},
 		{name: "unknown unit", mutate: func(c *Config) { c.TimeUnit = "ps" }, want: []string{`TimeUnit: "ps": want one of`}},
 		{name: "unknown layout and codec", mutate: func(c *Config) { c.Layout, c.Codec = "flat", "brotli" }, want: []string{`Layout: "flat"`, `Codec: "brotli"`}},
 		{name: "fractions out of range", mutate: func(c *Config) { c.LateFraction, c.NaNFraction = 1.5, math.NaN() }, want: []string{"LateFraction: 1.5", "NaNFraction: NaN"}},
 		{name: "unknown and repeated metric", mutate: func(c *Config) { c.Metrics = []string{"cpu", MetricCPU, MetricCPU} }, want: []string{`Metrics[0]: unknown metric "cpu"`, `Metrics[2]: "kafka.broker.cpu" is listed twice`}},
 		{name: "bad column renames", mutate: func(c *Config) { c.Columns = map[string]string{"timestamp": "ts", ColValue: "", ColTenant: ColCluster} }, want: []string{`Columns["timestamp"]: not a contract column`, `Columns["value"]: the physical name is empty`, `"tenant" and "cluster" would both be written as column "cluster"`}},
-		{name: "too many series", mutate: func(c *Config) { c.Tenants, c.ClustersPerTenant, c.BrokersPerCluster, c.TopicsPerBroker = 1000, 100, 100, 1 }, want: []string{"more than the limit"}},
+		{name: "too many series", mutate: func(c *Config) {
+			c.Tenants, c.ClustersPerTenant, c.BrokersPerCluster, c.TopicsPerBroker = 1000, 100, 100, 1
+		}, want: []string{"more than the limit"}},
 		{name: "row groups", mutate: func(c *Config) { c.RowGroupRows = -1; c.FilesPerPartition = MaxFilesPerPartition + 1 }, want: []string{"RowGroupRows: -1", "FilesPerPartition: 4097"}},
 	}
 	for _, tc := range tests {
