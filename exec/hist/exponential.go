@@ -209,18 +209,21 @@ func unionRange(a, b *src, s int32, fold int64) (lo, hi int64, ok bool) {
 	return 0, 0, false
 }
 
-// chooseScale returns the largest scale <= s0 at which the union of each pair of ranges,
-// after folding into the zero bucket, spans at most limit buckets. Narrower scales never
-// widen a span, so the result of successive merges does not depend on their order.
-func chooseScale(s0 int32, z float64, limit int, pos, neg *[2]src) int32 {
+// chooseScale returns the largest scale <= s0 at which the union of each pair of ranges
+// spans at most limit buckets. Buckets below the zero threshold are counted in the span
+// (folding happens only in Fold), so a larger input set never allows a larger scale and
+// the result of successive merges does not depend on their order.
+func chooseScale(s0 int32, limit int, pos, neg *[2]src) int32 {
 	for s := s0; s > MinScale; s-- {
-		fold, _ := zeroFold(s, z)
-		if fitsAt(&pos[0], &pos[1], s, fold, limit) && fitsAt(&neg[0], &neg[1], s, fold, limit) {
+		if fitsAt(&pos[0], &pos[1], s, noFold, limit) && fitsAt(&neg[0], &neg[1], s, noFold, limit) {
 			return s
 		}
 	}
 	return MinScale
 }
+
+// noFold is the fold index that folds nothing.
+const noFold = math.MinInt64
 
 func fitsAt(a, b *src, s int32, fold int64, limit int) bool {
 	lo, hi, ok := unionRange(a, b, s, fold)
@@ -230,12 +233,13 @@ func fitsAt(a, b *src, s int32, fold int64, limit int) bool {
 // growCap is the capacity given to a bucket array that must hold n buckets.
 func growCap(n, limit int) int { return max(n, min(2*n, limit)) }
 
-// Merge adds the point o to h. o is validated first (see Validate); the accumulator keeps
+// Merge adds the point o to h. o is validated first (see Validate). The accumulator keeps
 // the largest scale, not above the scales of the merged points that have buckets, at which
 // each range spans at most MaxBuckets buckets: downscaling maps bucket i to i >> (scale
-// difference), which is exact. A non-zero zero threshold is widened to a power of two and
-// the buckets below it are counted in ZeroCount (see zeroFold). On error h is unchanged.
-// Merge allocates only when a range grows beyond its capacity or h is downscaled.
+// difference), which is exact. ZeroThreshold becomes the largest threshold merged so far;
+// buckets below it are kept until Fold, so that the result does not depend on the merge
+// order. On error h is unchanged. Merge allocates only when a range grows beyond its
+// capacity or h is downscaled.
 func (h *Exponential) Merge(o *Exponential) error {
 	limit, err := h.bucketLimit()
 	if err != nil {
@@ -254,78 +258,102 @@ func (h *Exponential) Merge(o *Exponential) error {
 		c := h.clone()
 		o = &c
 	}
-	accScale := h.Scale
-	if h.Count == 0 {
-		accScale = MaxScale // an empty accumulator holds no buckets, its scale is free
-	}
-	pos := [2]src{newSrc(&h.Positive, accScale), newSrc(&o.Positive, o.Scale)}
-	neg := [2]src{newSrc(&h.Negative, accScale), newSrc(&o.Negative, o.Scale)}
-	if h.Count == 0 {
-		pos[0], neg[0] = src{first: -1, last: -1}, src{first: -1, last: -1}
-	}
+	pos := [2]src{newSrc(&h.Positive, h.Scale), newSrc(&o.Positive, o.Scale)}
+	neg := [2]src{newSrc(&h.Negative, h.Scale), newSrc(&o.Negative, o.Scale)}
 	s0 := MaxScale
-	if h.Count > 0 {
+	if h.Count == 0 {
+		// An empty accumulator holds no buckets and its scale is free.
+		pos[0], neg[0] = src{first: -1, last: -1}, src{first: -1, last: -1}
+	} else {
 		s0 = min(s0, h.Scale)
 	}
 	if !pos[1].empty() || !neg[1].empty() {
 		s0 = min(s0, o.Scale)
 	}
-	z := math.Max(h.ZeroThreshold, o.ZeroThreshold)
-	s := chooseScale(s0, z, limit, &pos, &neg)
-	fold, t := zeroFold(s, z)
-
-	folded := mergeRange(&h.Positive, &pos[0], &pos[1], s, fold, limit)
-	folded += mergeRange(&h.Negative, &neg[0], &neg[1], s, fold, limit)
+	s := chooseScale(s0, limit, &pos, &neg)
+	mergeRange(&h.Positive, &pos[0], &pos[1], s, limit)
+	mergeRange(&h.Negative, &neg[0], &neg[1], s, limit)
 
 	mergeMinMax(&h.Min, &h.Max, &h.HasMinMax, h.Count, o.Count, o.Min, o.Max, o.HasMinMax)
 	h.Scale = s
-	h.ZeroThreshold = t
-	h.ZeroCount += o.ZeroCount + folded
+	h.ZeroThreshold = math.Max(h.ZeroThreshold, o.ZeroThreshold)
+	h.ZeroCount += o.ZeroCount
 	h.Count += o.Count
 	h.Sum += o.Sum
 	return nil
 }
 
-// mergeRange rebuilds dst (whose content is acc) at scale s with the buckets of o added,
-// folding indices below fold into the returned count.
-func mergeRange(dst *Buckets, acc, o *src, s int32, fold int64, limit int) (folded uint64) {
-	lo, hi, ok := unionRange(acc, o, s, fold)
+// Fold makes h ready to be emitted: a non-zero ZeroThreshold is widened to the smallest
+// power of two at or above it (and, at negative scales, to the next bucket boundary),
+// and the buckets entirely below it are moved into ZeroCount, as the OpenTelemetry data
+// model prescribes for merged zero thresholds. The widened threshold depends only on the
+// largest merged threshold and the scale, never on the merge order. Fold is idempotent
+// and does not change quantiles. It is the last step before emitting; merging more points
+// afterwards is valid but can differ from merging them before Fold.
+func (h *Exponential) Fold() {
+	fold, t := zeroFold(h.Scale, h.ZeroThreshold)
+	h.ZeroThreshold = t
+	if fold == noFold {
+		return
+	}
+	h.ZeroCount += foldBelow(&h.Positive, fold) + foldBelow(&h.Negative, fold)
+}
+
+// foldBelow removes the buckets of b below index fold, returns their total count, and
+// trims b.
+func foldBelow(b *Buckets, fold int64) uint64 {
+	var n uint64
+	k := 0
+	for ; k < len(b.Counts) && int64(b.Offset)+int64(k) < fold; k++ {
+		n += b.Counts[k]
+	}
+	for k < len(b.Counts) && b.Counts[k] == 0 {
+		k++
+	}
+	if k == len(b.Counts) {
+		b.Offset, b.Counts = 0, b.Counts[:0]
+		return n
+	}
+	if k > 0 {
+		b.Offset += int32(k)
+		b.Counts = b.Counts[:copy(b.Counts, b.Counts[k:])]
+	}
+	return n
+}
+
+// mergeRange rebuilds dst (whose content is acc) at scale s with the buckets of o added.
+func mergeRange(dst *Buckets, acc, o *src, s int32, limit int) {
+	lo, hi, ok := unionRange(acc, o, s, noFold)
 	if !ok {
 		dst.Offset, dst.Counts = 0, dst.Counts[:0]
-		return acc.total() + o.total()
+		return
 	}
 	n := int(hi - lo + 1)
 	var buf []uint64
 	if acc.empty() || acc.scale == s {
-		buf, folded = shiftInPlace(dst.Counts, acc, lo, n, fold, limit)
+		buf = shiftInPlace(dst.Counts, acc, lo, n, limit)
 	} else {
 		buf = make([]uint64, n, growCap(n, limit))
-		folded = acc.addDown(buf, s, lo, fold)
+		acc.addDown(buf, s, lo, noFold)
 	}
-	folded += o.addDown(buf, s, lo, fold)
+	o.addDown(buf, s, lo, noFold)
 	dst.Offset, dst.Counts = int32(lo), buf
-	return folded
 }
 
 // shiftInPlace moves the buckets of acc (stored in counts, already at the target scale)
 // so that index lo is at position 0 of an n-bucket array, reusing counts' memory when it
-// is large enough. Buckets below fold are zeroed and their count returned.
-func shiftInPlace(counts []uint64, acc *src, lo int64, n int, fold int64, limit int) ([]uint64, uint64) {
-	var folded uint64
+// is large enough.
+func shiftInPlace(counts []uint64, acc *src, lo int64, n int, limit int) []uint64 {
 	a, b := 0, 0 // window of old positions to keep
 	if !acc.empty() {
-		for k := acc.first; k <= acc.last && acc.off+int64(k) < fold; k++ {
-			folded += counts[k]
-			counts[k] = 0
-		}
-		a, b = max(acc.first, int(lo-acc.off)), acc.last+1
+		a, b = acc.first, acc.last+1
 	}
 	if cap(counts) < n {
 		buf := make([]uint64, n, growCap(n, limit))
 		if a < b {
 			copy(buf[acc.off+int64(a)-lo:], counts[a:b])
 		}
-		return buf, folded
+		return buf
 	}
 	full := counts[:max(len(counts), n)]
 	if a < b {
@@ -336,7 +364,7 @@ func shiftInPlace(counts []uint64, acc *src, lo int64, n int, fold int64, limit 
 	} else {
 		clear(full[:n])
 	}
-	return full[:n], folded
+	return full[:n]
 }
 
 func (h *Exponential) clone() Exponential {
@@ -347,13 +375,13 @@ func (h *Exponential) clone() Exponential {
 }
 
 // Sub sets h to cur − prev, the delta between two points of one cumulative series. Both
-// points are validated and brought to a common scale and zero threshold (as Merge does,
-// within h's MaxBuckets) before the subtraction. If the count, the zero count or any
-// bucket of cur is below prev, a *ResetError is returned: the series was reset and the
-// caller decides what to do; a reset hidden inside one downscaled bucket is caught by the
-// count check only when the total dropped. Sum is cur.Sum − prev.Sum; min and max are
-// unknown unless prev is empty. h may be cur or prev but must not otherwise share bucket
-// memory with them. On error h is left empty.
+// points are validated and brought to a common scale (as Merge does, within h's
+// MaxBuckets) before the subtraction; ZeroThreshold is the larger of the two. If the
+// count, the zero count or any bucket of cur is below prev, a *ResetError is returned:
+// the series was reset and the caller decides what to do; a reset hidden inside one
+// downscaled bucket is caught by the count check only when the total dropped. Sum is
+// cur.Sum − prev.Sum; min and max are unknown unless prev is empty. h may be cur or prev
+// but must not otherwise share bucket memory with them. On error h is left empty.
 func (h *Exponential) Sub(cur, prev *Exponential) error {
 	err := h.sub(cur, prev)
 	if err != nil {
@@ -393,29 +421,22 @@ func (h *Exponential) sub(cur, prev *Exponential) error {
 	if !pos[1].empty() || !neg[1].empty() {
 		s0 = min(s0, prev.Scale)
 	}
-	z := math.Max(cur.ZeroThreshold, prev.ZeroThreshold)
-	s := chooseScale(s0, z, limit, &pos, &neg)
-	fold, t := zeroFold(s, z)
-
-	pc, pp, err := subRange(&h.Positive, &pos[0], &pos[1], s, fold, "positive.bucket_counts")
-	if err != nil {
+	s := chooseScale(s0, limit, &pos, &neg)
+	if err := subRange(&h.Positive, &pos[0], &pos[1], s, "positive.bucket_counts"); err != nil {
 		return err
 	}
-	nc, np, err := subRange(&h.Negative, &neg[0], &neg[1], s, fold, "negative.bucket_counts")
-	if err != nil {
+	if err := subRange(&h.Negative, &neg[0], &neg[1], s, "negative.bucket_counts"); err != nil {
 		return err
 	}
-	zc, zp := cur.ZeroCount+pc+nc, prev.ZeroCount+pp+np
-	if zc < zp {
-		return &ResetError{Field: "zero_count", Index: -1, Cur: zc, Prev: zp}
+	if cur.ZeroCount < prev.ZeroCount {
+		return &ResetError{Field: "zero_count", Index: -1, Cur: cur.ZeroCount, Prev: prev.ZeroCount}
 	}
 	if len(h.Positive.Counts) == 0 && len(h.Negative.Counts) == 0 {
 		s = MaxScale // no buckets: the scale is free, use the canonical one
-		_, t = zeroFold(s, z)
 	}
 	h.Scale = s
-	h.ZeroThreshold = t
-	h.ZeroCount = zc - zp
+	h.ZeroThreshold = math.Max(cur.ZeroThreshold, prev.ZeroThreshold)
+	h.ZeroCount = cur.ZeroCount - prev.ZeroCount
 	h.Count = cur.Count - prev.Count
 	h.Sum = cur.Sum - prev.Sum
 	h.HasMinMax, h.Min, h.Max = false, 0, 0
@@ -425,31 +446,27 @@ func (h *Exponential) sub(cur, prev *Exponential) error {
 	return nil
 }
 
-// subRange writes cur − prev for one range into dst (which aliases neither) at scale s
-// and returns the counts of cur and prev folded into the zero bucket.
-func subRange(dst *Buckets, cur, prev *src, s int32, fold int64, field string) (fc, fp uint64, err error) {
-	lo, hi, ok := unionRange(cur, prev, s, fold)
+// subRange writes cur − prev for one range into dst (which aliases neither) at scale s.
+func subRange(dst *Buckets, cur, prev *src, s int32, field string) error {
+	lo, hi, ok := unionRange(cur, prev, s, noFold)
 	if !ok {
 		dst.Offset, dst.Counts = 0, dst.Counts[:0]
-		return cur.total(), prev.total(), nil
+		return nil
 	}
 	n := int(hi - lo + 1)
-	buf := dst.Counts[:0]
-	buf = appendZeros(buf, n)
-	fc = cur.addDown(buf, s, lo, fold)
-	d := prev.scale - s
-	for k := prev.first; k <= prev.last; k++ {
-		c := prev.counts[k]
-		if c == 0 {
-			continue
-		}
-		j := (prev.off + int64(k)) >> d
-		switch {
-		case j < fold:
-			fp += c
-		case buf[j-lo] < c:
-			return 0, 0, &ResetError{Field: field, Index: j, Cur: buf[j-lo], Prev: c}
-		default:
+	buf := appendZeros(dst.Counts[:0], n)
+	cur.addDown(buf, s, lo, noFold)
+	if !prev.empty() {
+		d := prev.scale - s
+		for k := prev.first; k <= prev.last; k++ {
+			c := prev.counts[k]
+			if c == 0 {
+				continue
+			}
+			j := (prev.off + int64(k)) >> d
+			if buf[j-lo] < c {
+				return &ResetError{Field: field, Index: j, Cur: buf[j-lo], Prev: c}
+			}
 			buf[j-lo] -= c
 		}
 	}
@@ -462,33 +479,38 @@ func subRange(dst *Buckets, cur, prev *src, s int32, fold int64, field string) (
 	}
 	if a == b {
 		dst.Offset, dst.Counts = 0, buf[:0]
-		return fc, fp, nil
+		return nil
 	}
 	copy(buf, buf[a:b])
 	dst.Offset, dst.Counts = int32(lo+int64(a)), buf[:b-a]
-	return fc, fp, nil
+	return nil
 }
 
-// Quantile estimates the q-quantile (0 <= q <= 1) of the observations in h. Buckets are
-// ordered from the most negative to the most positive: negative buckets by decreasing
-// index, the zero bucket, positive buckets by increasing index. The rank is r = q·Count;
-// the chosen bucket is the first non-empty one whose cumulative count reaches r, and
-// f = (r − count before it) / its count. Within a positive bucket (a, b], narrowed to
-// [Min, Max] when known, the estimate is a·(b/a)^f (log-linear, "exponential"
-// interpolation, as Prometheus does for native histograms); negative buckets mirror
-// this; the zero bucket interpolates linearly over [-ZeroThreshold, ZeroThreshold]
-// (from 0 when there are no negative buckets, to 0 when there are no positive ones).
-// The estimate is clamped to [Min, Max] when known. Quantile returns NaN for an empty
-// histogram and for q outside [0, 1] or NaN. See docs/quantiles.md.
+// Quantile estimates the q-quantile (0 <= q <= 1) of the observations in h, as if Fold had
+// been applied. Buckets are ordered from the most negative to the most positive: negative
+// buckets by decreasing index, the zero bucket, positive buckets by increasing index. The
+// rank is r = q·Count; the chosen bucket is the first non-empty one whose cumulative count
+// reaches r, and f = (r − count before it) / its count. Within a positive bucket (a, b],
+// narrowed to [Min, Max] when known, the estimate is a·(b/a)^f (log-linear, "exponential"
+// interpolation, as Prometheus does for native histograms); negative buckets mirror this;
+// the zero bucket interpolates linearly over [-t, t], t the folded threshold (from 0 when
+// there are no negative buckets, to 0 when there are no positive ones). The estimate is
+// clamped to [Min, Max] when known. Quantile returns NaN for an empty histogram and for q
+// outside [0, 1] or NaN. It does not allocate. See docs/quantiles.md.
 func (h *Exponential) Quantile(q float64) float64 {
 	if !(q >= 0 && q <= 1) || h.Count == 0 {
 		return math.NaN()
 	}
+	fold, t := zeroFold(h.Scale, h.ZeroThreshold)
+	zero := h.ZeroCount
+	negFolded, hasNeg := splitAt(&h.Negative, fold)
+	posFolded, hasPos := splitAt(&h.Positive, fold)
+	zero += negFolded + posFolded
 	rank := q * float64(h.Count)
 	var cum uint64
 	kind, idx := 0, int64(0) // kind of the last non-empty bucket seen: -1 negative, 1 zero, 2 positive
 	neg := &h.Negative
-	for k := len(neg.Counts) - 1; k >= 0; k-- {
+	for k := len(neg.Counts) - 1; k >= 0 && int64(neg.Offset)+int64(k) >= fold; k-- {
 		c := neg.Counts[k]
 		if c == 0 {
 			continue
@@ -500,17 +522,17 @@ func (h *Exponential) Quantile(q float64) float64 {
 			return h.negValue(idx, clampUnit((rank-float64(before))/float64(c)))
 		}
 	}
-	if c := h.ZeroCount; c > 0 {
+	if zero > 0 {
 		before := cum
-		cum += c
+		cum += zero
 		kind = 1
 		if float64(cum) >= rank {
-			return h.zeroValue(clampUnit((rank - float64(before)) / float64(c)))
+			return h.zeroValue(t, hasNeg, hasPos, clampUnit((rank-float64(before))/float64(zero)))
 		}
 	}
 	pos := &h.Positive
 	for k, c := range pos.Counts {
-		if c == 0 {
+		if c == 0 || int64(pos.Offset)+int64(k) < fold {
 			continue
 		}
 		before := cum
@@ -525,11 +547,24 @@ func (h *Exponential) Quantile(q float64) float64 {
 	case -1:
 		return h.negValue(idx, 1)
 	case 1:
-		return h.zeroValue(1)
+		return h.zeroValue(t, hasNeg, hasPos, 1)
 	case 2:
 		return h.posValue(idx, 1)
 	}
 	return math.NaN()
+}
+
+// splitAt returns the total count of the buckets of b below index fold and whether b has
+// a non-empty bucket at or above it.
+func splitAt(b *Buckets, fold int64) (below uint64, above bool) {
+	for k, c := range b.Counts {
+		if int64(b.Offset)+int64(k) < fold {
+			below += c
+		} else if c != 0 {
+			return below, true
+		}
+	}
+	return below, false
 }
 
 func (h *Exponential) posValue(idx int64, f float64) float64 {
@@ -548,12 +583,12 @@ func (h *Exponential) negValue(idx int64, f float64) float64 {
 	return h.clamp(-logInterp(b, a, f))
 }
 
-func (h *Exponential) zeroValue(f float64) float64 {
-	lo, hi := -h.ZeroThreshold, h.ZeroThreshold
-	if !hasCounts(h.Negative.Counts) {
+func (h *Exponential) zeroValue(t float64, hasNeg, hasPos bool, f float64) float64 {
+	lo, hi := -t, t
+	if !hasNeg {
 		lo = 0
 	}
-	if !hasCounts(h.Positive.Counts) {
+	if !hasPos {
 		hi = 0
 	}
 	if h.HasMinMax {
