@@ -8,9 +8,10 @@ import (
 	"github.com/tallyhq/tally/specs"
 )
 
-// isHistogram reports whether the aggregation reads the histogram fields of its points.
+// isHistogram reports whether the aggregation reads the histogram fields of its
+// points (explicit or exponential).
 func isHistogram(agg *specs.Aggregation) bool {
-	return agg.Type == specs.TypeHistogram
+	return agg.Type == specs.TypeHistogram || agg.Type == specs.TypeExponentialHistogram
 }
 
 // cleanSeries applies "Junk and duplicates" of docs/semantics.md to one series, in
@@ -115,8 +116,8 @@ func cmpStart(a, b *Point) int {
 }
 
 // choiceLess is the order in which, among duplicates, the first one is kept:
-// (value, start_time) for gauges and sums; (count, sum, start_time, min, max,
-// bounds, bucket counts) for histograms (package documentation, item 4).
+// (value, start_time) for gauges and sums; (count, sum, start_time, then the rest
+// of the payload) for histograms (package documentation, item 4).
 func choiceLess(hist bool, a, b *Point) bool {
 	if !hist {
 		if c := cmpFloat(a.Value, b.Value); c != 0 {
@@ -124,24 +125,60 @@ func choiceLess(hist bool, a, b *Point) bool {
 		}
 		return cmpStart(a, b) < 0
 	}
-	switch {
-	case a.Count != b.Count:
-		return a.Count < b.Count
-	case cmpFloat(a.Sum, b.Sum) != 0:
-		return a.Sum < b.Sum
-	case cmpStart(a, b) != 0:
-		return cmpStart(a, b) < 0
-	case a.HasMinMax != b.HasMinMax:
-		return !a.HasMinMax
-	case a.HasMinMax && cmpFloat(a.Min, b.Min) != 0:
-		return a.Min < b.Min
-	case a.HasMinMax && cmpFloat(a.Max, b.Max) != 0:
-		return a.Max < b.Max
-	}
-	if c := slices.CompareFunc(a.Bounds, b.Bounds, cmpFloat); c != 0 {
+	if c := cmp.Compare(a.Count, b.Count); c != 0 {
 		return c < 0
 	}
-	return slices.Compare(a.BucketCounts, b.BucketCounts) < 0
+	if c := cmpFloat(a.Sum, b.Sum); c != 0 {
+		return c < 0
+	}
+	if c := cmpStart(a, b); c != 0 {
+		return c < 0
+	}
+	return cmpPayload(a, b) < 0
+}
+
+// cmpPayload orders the histogram fields besides count and sum: min and max (absent
+// first), explicit bounds and counts, then the exponential fields.
+func cmpPayload(a, b *Point) int {
+	if a.HasMinMax != b.HasMinMax {
+		if !a.HasMinMax {
+			return -1
+		}
+		return 1
+	}
+	if a.HasMinMax {
+		if c := cmpFloat(a.Min, b.Min); c != 0 {
+			return c
+		}
+		if c := cmpFloat(a.Max, b.Max); c != 0 {
+			return c
+		}
+	}
+	if c := slices.CompareFunc(a.Bounds, b.Bounds, cmpFloat); c != 0 {
+		return c
+	}
+	if c := slices.Compare(a.BucketCounts, b.BucketCounts); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Scale, b.Scale); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.ZeroCount, b.ZeroCount); c != 0 {
+		return c
+	}
+	if c := cmpFloat(a.ZeroThreshold, b.ZeroThreshold); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.PositiveOffset, b.PositiveOffset); c != 0 {
+		return c
+	}
+	if c := slices.Compare(a.PositiveCounts, b.PositiveCounts); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.NegativeOffset, b.NegativeOffset); c != 0 {
+		return c
+	}
+	return slices.Compare(a.NegativeCounts, b.NegativeCounts)
 }
 
 // sameValue reports whether two duplicates carry the same value (histograms: the
@@ -150,11 +187,5 @@ func sameValue(hist bool, a, b *Point) bool {
 	if !hist {
 		return a.Value == b.Value
 	}
-	if a.Count != b.Count || a.Sum != b.Sum || a.HasMinMax != b.HasMinMax {
-		return false
-	}
-	if a.HasMinMax && (a.Min != b.Min || a.Max != b.Max) {
-		return false
-	}
-	return slices.Equal(a.Bounds, b.Bounds) && slices.Equal(a.BucketCounts, b.BucketCounts)
+	return a.Count == b.Count && a.Sum == b.Sum && cmpPayload(a, b) == 0
 }

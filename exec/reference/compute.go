@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/exec"
+	"github.com/tallyhq/tally/exec/hist"
 	"github.com/tallyhq/tally/specs"
 )
 
@@ -30,8 +31,9 @@ type cell struct {
 	first, last         float64
 	hasFirst            bool
 
-	sketch *sketchAcc // gauge values, when quantiles or sketch are emitted
-	hist   *histAcc   // merged explicit buckets (histograms)
+	sketch *sketchAcc        // gauge values, when quantiles or sketch are emitted
+	hist   *histAcc          // merged explicit buckets (histograms)
+	exp    *hist.Exponential // merged exponential buckets (exponential histograms)
 }
 
 // staleness returns the aggregation's staleness, or the default for a registry built in code.
@@ -62,9 +64,9 @@ func computeAggregation(reg *specs.Registry, agg *specs.Aggregation, fromNS, toN
 		return rollup, st, fmt.Errorf("aggregation %s: window %s is not positive", agg.Name, agg.Window)
 	}
 	switch agg.Type {
-	case specs.TypeGauge, specs.TypeSum, specs.TypeHistogram:
+	case specs.TypeGauge, specs.TypeSum, specs.TypeHistogram, specs.TypeExponentialHistogram:
 	default:
-		return rollup, st, fmt.Errorf("aggregation %s: type %q is not computed by the reference aggregator (gauge, sum and histogram are)", agg.Name, agg.Type)
+		return rollup, st, fmt.Errorf("aggregation %s: unknown type %q", agg.Name, agg.Type)
 	}
 	all, err := collectSeries(&reg.Source, agg, fromNS, toNS, byMetric)
 	if err != nil {
@@ -121,6 +123,17 @@ func computeAggregation(reg *specs.Registry, agg *specs.Aggregation, fromNS, toN
 					return rollup, st, fmt.Errorf("aggregation %s, metric %s, series %s, window %s: %w (fix the source, or filter the series out)",
 						agg.Name, s.key[0], seriesName(&reg.Source, s), time.Unix(0, win).UTC().Format(time.RFC3339), err)
 				}
+			case "exponential_histogram":
+				d, err := expIncrease(agg, p, prev, staleness(agg))
+				if err != nil {
+					return rollup, st, fmt.Errorf("aggregation %s, metric %s, series %s: %w", agg.Name, s.key[0], seriesName(&reg.Source, s), err)
+				}
+				if err := c.addExp(&d); err != nil {
+					return rollup, st, fmt.Errorf("aggregation %s, metric %s, series %s, window %s: %w",
+						agg.Name, s.key[0], seriesName(&reg.Source, s), time.Unix(0, win).UTC().Format(time.RFC3339), err)
+				}
+			default:
+				return rollup, st, fmt.Errorf("aggregation %s: kind %s is not computed by the reference aggregator", agg.Name, kind)
 			}
 		}
 	}
@@ -210,18 +223,18 @@ func (c *cell) row(agg *specs.Aggregation) (exec.Row, error) {
 		Samples:     c.samples,
 		Count:       c.count,
 	}
-	hist := agg.Type == specs.TypeHistogram
+	isHist := isHistogram(agg)
 	for _, fn := range agg.ValueFunctions() {
 		v := math.NaN()
 		switch fn {
 		case specs.FnSum, specs.FnDelta:
 			v = c.sum
 		case specs.FnMin:
-			if c.hasMin && !(hist && c.minMaxMissed) {
+			if c.hasMin && !(isHist && c.minMaxMissed) {
 				v = c.min
 			}
 		case specs.FnMax:
-			if c.hasMin && !(hist && c.minMaxMissed) {
+			if c.hasMin && !(isHist && c.minMaxMissed) {
 				v = c.max
 			}
 		case specs.FnAvg:
@@ -243,6 +256,8 @@ func (c *cell) row(agg *specs.Aggregation) (exec.Row, error) {
 				v, err = c.sketch.quantile(q)
 			case c.hist != nil:
 				v, err = c.hist.quantile(q)
+			case c.exp != nil:
+				v = c.exp.Quantile(q)
 			default:
 				err = fmt.Errorf("quantile %s has no sketch or histogram to read", fn)
 			}
@@ -261,6 +276,9 @@ func (c *cell) row(agg *specs.Aggregation) (exec.Row, error) {
 	}
 	if agg.Has(specs.FnBuckets) && c.hist != nil {
 		row.Hist = c.hist.histogram()
+	}
+	if agg.Has(specs.FnBuckets) && c.exp != nil {
+		row.Exp = expHistogram(c.exp)
 	}
 	return row, nil
 }

@@ -4,8 +4,6 @@
 // so that the fast executor in package exec can be checked against an
 // implementation whose correctness is obvious from reading it.
 //
-// Exponential histograms are not computed: Point carries explicit buckets only.
-//
 // Where docs/semantics.md leaves a choice open, this package takes the reading
 // written below; each is also noted at the code that applies it.
 //
@@ -43,6 +41,11 @@
 //  8. Floating-point sums are added in series key order and, within a series, in
 //     time order for every kind (gauges, delta sums, counter increases,
 //     histogram sums), not only for gauges.
-//  9. An aggregation with a zero Staleness or SketchAlpha (a registry built in code
+//  9. Exponential histograms are merged and subtracted by exec/hist. Where the
+//     contract says "downscaling every point to the smallest scale among them",
+//     only points that have buckets count: a point with nothing but a zero count
+//     does not lower the scale, and a row without any bucket reports
+//     hist.MaxScale. Validation of exponential points is hist's (Validate).
+//  10. An aggregation with a zero Staleness or SketchAlpha (a registry built in code
 //     rather than parsed) uses specs.DefaultStaleness and specs.DefaultSketchAlpha.
 package reference

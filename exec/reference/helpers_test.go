@@ -3,6 +3,7 @@ package reference
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -111,10 +112,35 @@ func diffRow(g, w *exec.Row) string {
 		return fmt.Sprintf("hist %v, want %v", g.Hist, w.Hist)
 	case g.Hist != nil && (!slices.Equal(g.Hist.Bounds, w.Hist.Bounds) || !slices.Equal(g.Hist.Counts, w.Hist.Counts)):
 		return fmt.Sprintf("hist %v, want %v", *g.Hist, *w.Hist)
+	case (g.Exp == nil) != (w.Exp == nil):
+		return fmt.Sprintf("exp %v, want %v", g.Exp, w.Exp)
+	case g.Exp != nil && !reflect.DeepEqual(normExp(*g.Exp), normExp(*w.Exp)):
+		return fmt.Sprintf("exp %+v, want %+v", *g.Exp, *w.Exp)
 	case !slices.Equal(g.Sketch, w.Sketch):
 		return fmt.Sprintf("sketch %x, want %x", g.Sketch, w.Sketch)
 	}
 	return ""
+}
+
+// normExp makes empty bucket ranges comparable whatever their offset or nil-ness.
+func normExp(e exec.ExpHistogram) exec.ExpHistogram {
+	if len(e.PositiveCounts) == 0 {
+		e.PositiveOffset, e.PositiveCounts = 0, nil
+	}
+	if len(e.NegativeCounts) == 0 {
+		e.NegativeOffset, e.NegativeCounts = 0, nil
+	}
+	return e
+}
+
+// ep is an exponential-histogram point of tenant t1 with positive buckets only.
+func ep(t testing.TB, clock, broker string, scale int32, zero uint64, offset int32, counts []uint64, sum float64) Point {
+	n := zero
+	for _, c := range counts {
+		n += c
+	}
+	return Point{Time: ns(t, clock), Metric: "m", Dims: []string{"t1", broker}, Count: n, Sum: sum,
+		Scale: scale, ZeroCount: zero, PositiveOffset: offset, PositiveCounts: counts}
 }
 
 func fmtRows(rows []exec.Row) string {
@@ -123,6 +149,9 @@ func fmtRows(rows []exec.Row) string {
 		fmt.Fprintf(&b, "\n  {%s %q samples=%d count=%d values=%v", time.UnixMilli(r.WindowStart).UTC().Format("15:04:05"), r.Dims, r.Samples, r.Count, r.Values)
 		if r.Hist != nil {
 			fmt.Fprintf(&b, " hist=%v/%v", r.Hist.Bounds, r.Hist.Counts)
+		}
+		if r.Exp != nil {
+			fmt.Fprintf(&b, " exp=%+v", *r.Exp)
 		}
 		if r.Sketch != nil {
 			fmt.Fprintf(&b, " sketch=%dB", len(r.Sketch))

@@ -123,21 +123,28 @@ func (c *cell) addHist(d histDelta) error {
 	if err := c.hist.merge(d); err != nil {
 		return err
 	}
-	c.count += int64(d.count)
-	c.sum += d.sum
-	if d.count == 0 {
-		return nil // no observations: nothing to lack min and max for
-	}
-	if !d.hasMinMax {
-		c.minMaxMissed = true
-	} else {
-		if !c.hasMin || d.min < c.min {
-			c.min = d.min
-		}
-		if !c.hasMin || d.max > c.max {
-			c.max = d.max
-		}
-		c.hasMin = true
-	}
+	c.addObservations(d.count, d.sum, d.min, d.max, d.hasMinMax)
 	return nil
+}
+
+// addObservations adds a histogram delta's count, sum, min and max to the cell.
+// A delta without observations cannot lack min and max (package documentation,
+// item 7).
+func (c *cell) addObservations(count uint64, sum, mn, mx float64, hasMinMax bool) {
+	c.count += int64(count)
+	c.sum += sum
+	if count == 0 {
+		return
+	}
+	if !hasMinMax {
+		c.minMaxMissed = true
+		return
+	}
+	if !c.hasMin || mn < c.min {
+		c.min = mn
+	}
+	if !c.hasMin || mx > c.max {
+		c.max = mx
+	}
+	c.hasMin = true
 }

@@ -18,14 +18,17 @@ import (
 //   - time columns as int64 nanoseconds or timestamp of any unit;
 //   - strings as string, large_string or dictionary-encoded strings;
 //   - value, sum, min and max as float64 or float32;
-//   - count as an unsigned or signed integer (negative is an error);
-//   - bounds and bucket_counts as list or large_list of those types.
+//   - count and zero_count as unsigned or signed integers (negative is an error);
+//   - scale, positive_offset and negative_offset as int32 or int64;
+//   - bounds, bucket_counts, positive_counts and negative_counts as list or
+//     large_list of those types.
 //
 // time and metric are required. A missing dimension column reads as null (""), a
 // missing value or count column as null values, a missing start_time or
 // ingest_time as unknown; min and max are known only when both are present and
-// non-null. A null histogram sum reads as 0. Columns that no Point field holds
-// (type, temporality, monotonic, exponential buckets) are ignored.
+// non-null. A null histogram sum reads as 0, null exponential fields as 0 or
+// empty. zero_threshold, not a contract column, is read when present. Columns that
+// no Point field holds (type, temporality, monotonic) are ignored.
 func AppendRecord(dst []Point, src *specs.Source, rec arrow.RecordBatch) ([]Point, error) {
 	if src == nil || rec == nil {
 		return dst, fmt.Errorf("reference: convert record: source and record are required")
@@ -69,7 +72,7 @@ func AppendRecord(dst []Point, src *specs.Source, rec arrow.RecordBatch) ([]Poin
 		}
 	}
 	floats := map[string]floatReader{}
-	for _, name := range []string{"value", "sum", "min", "max"} {
+	for _, name := range []string{"value", "sum", "min", "max", "zero_threshold"} {
 		if floats[name], err = floatReaderOf(col(name)); err != nil {
 			return dst, wrap(name, err)
 		}
@@ -85,6 +88,22 @@ func AppendRecord(dst []Point, src *specs.Source, rec arrow.RecordBatch) ([]Poin
 	buckets, err := uintListReader(col("bucket_counts"))
 	if err != nil {
 		return dst, wrap("bucket_counts", err)
+	}
+	ints := map[string]intReader{}
+	for _, name := range []string{"scale", "positive_offset", "negative_offset"} {
+		if ints[name], err = int32ReaderOf(col(name)); err != nil {
+			return dst, wrap(name, err)
+		}
+	}
+	zeroCount, err := uintReaderOf(col("zero_count"))
+	if err != nil {
+		return dst, wrap("zero_count", err)
+	}
+	uintLists := map[string]func(int) ([]uint64, error){}
+	for _, name := range []string{"positive_counts", "negative_counts"} {
+		if uintLists[name], err = uintListReader(col(name)); err != nil {
+			return dst, wrap(name, err)
+		}
 	}
 
 	n := int(rec.NumRows())
@@ -149,9 +168,67 @@ func AppendRecord(dst []Point, src *specs.Source, rec arrow.RecordBatch) ([]Poin
 				return dst, wrap("bucket_counts", fmt.Errorf("row %d: %w", i, err))
 			}
 		}
+		if r := floats["zero_threshold"]; r != nil {
+			p.ZeroThreshold, _ = r(i)
+		}
+		if zeroCount != nil {
+			if p.ZeroCount, _, err = zeroCount(i); err != nil {
+				return dst, wrap("zero_count", fmt.Errorf("row %d: %w", i, err))
+			}
+		}
+		for _, f := range []struct {
+			name string
+			dst  *int32
+		}{{"scale", &p.Scale}, {"positive_offset", &p.PositiveOffset}, {"negative_offset", &p.NegativeOffset}} {
+			if r := ints[f.name]; r != nil {
+				if *f.dst, err = r(i); err != nil {
+					return dst, wrap(f.name, fmt.Errorf("row %d: %w", i, err))
+				}
+			}
+		}
+		for _, f := range []struct {
+			name string
+			dst  *[]uint64
+		}{{"positive_counts", &p.PositiveCounts}, {"negative_counts", &p.NegativeCounts}} {
+			if r := uintLists[f.name]; r != nil {
+				if *f.dst, err = r(i); err != nil {
+					return dst, wrap(f.name, fmt.Errorf("row %d: %w", i, err))
+				}
+			}
+		}
 		dst = append(dst, p)
 	}
 	return dst, nil
+}
+
+// intReader reads row i of a small integer column (0 for null).
+type intReader func(i int) (int32, error)
+
+func int32ReaderOf(a arrow.Array) (intReader, error) {
+	switch c := a.(type) {
+	case nil:
+		return nil, nil
+	case *array.Int32:
+		return func(i int) (int32, error) {
+			if c.IsNull(i) {
+				return 0, nil
+			}
+			return c.Value(i), nil
+		}, nil
+	case *array.Int64:
+		return func(i int) (int32, error) {
+			if c.IsNull(i) {
+				return 0, nil
+			}
+			v := c.Value(i)
+			if v < math.MinInt32 || v > math.MaxInt32 {
+				return 0, fmt.Errorf("%d does not fit in int32", v)
+			}
+			return int32(v), nil
+		}, nil
+	default:
+		return nil, fmt.Errorf("type %s is not a small integer column; want int32 or int64", a.DataType())
+	}
 }
 
 func fieldNames(s *arrow.Schema) []string {

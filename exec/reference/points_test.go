@@ -92,6 +92,38 @@ func TestAppendRecord(t *testing.T) {
 			},
 		},
 		{
+			name: "exponential histograms",
+			cols: []column{
+				{"time", arrow.PrimitiveTypes.Int64, `[1714564810000000000, 1714564811000000000]`},
+				{"metric", arrow.BinaryTypes.String, `["lat", "lat"]`},
+				{"count", arrow.PrimitiveTypes.Uint64, `[6, 1]`},
+				{"sum", arrow.PrimitiveTypes.Float64, `[12, 0]`},
+				{"scale", arrow.PrimitiveTypes.Int32, `[3, null]`},
+				{"zero_count", arrow.PrimitiveTypes.Uint64, `[1, 1]`},
+				{"zero_threshold", arrow.PrimitiveTypes.Float64, `[0.001, null]`},
+				{"positive_offset", arrow.PrimitiveTypes.Int64, `[-2, null]`},
+				{"positive_counts", arrow.ListOf(arrow.PrimitiveTypes.Uint64), `[[1, 2], null]`},
+				{"negative_offset", arrow.PrimitiveTypes.Int32, `[4, 0]`},
+				{"negative_counts", arrow.ListOf(arrow.PrimitiveTypes.Int64), `[[2], []]`},
+			},
+			want: []Point{
+				{Time: t0 * 1e6, Metric: "lat", Dims: []string{"", "", ""}, ValueNull: true, Count: 6, Sum: 12,
+					Scale: 3, ZeroCount: 1, ZeroThreshold: 0.001, PositiveOffset: -2, PositiveCounts: []uint64{1, 2},
+					NegativeOffset: 4, NegativeCounts: []uint64{2}},
+				{Time: (t0 + 1000) * 1e6, Metric: "lat", Dims: []string{"", "", ""}, ValueNull: true, Count: 1,
+					ZeroCount: 1, NegativeCounts: []uint64{}},
+			},
+		},
+		{
+			name: "offset beyond int32",
+			cols: []column{
+				{"time", arrow.PrimitiveTypes.Int64, `[1]`},
+				{"metric", arrow.BinaryTypes.String, `["a"]`},
+				{"positive_offset", arrow.PrimitiveTypes.Int64, `[4294967296]`},
+			},
+			errParts: []string{`"positive_offset"`, "row 0", "4294967296", "int32"},
+		},
+		{
 			name:     "missing time column",
 			cols:     []column{{"metric", arrow.BinaryTypes.String, `["cpu"]`}},
 			errParts: []string{`"time"`, "missing", "metric"},

@@ -39,6 +39,17 @@ type Point struct {
 	HasMinMax    bool
 	Bounds       []float64
 	BucketCounts []uint64
+	// Scale, ZeroCount, ZeroThreshold and the positive and negative bucket ranges
+	// are the fields of a base-2 exponential histogram point (OpenTelemetry
+	// layout: count i of a range is bucket index Offset+i). Count, CountNull, Sum,
+	// Min, Max and HasMinMax are shared with explicit histograms.
+	Scale          int32
+	ZeroCount      uint64
+	ZeroThreshold  float64
+	PositiveOffset int32
+	PositiveCounts []uint64
+	NegativeOffset int32
+	NegativeCounts []uint64
 }
 
 // AggStats are the run-summary counters of one aggregation (docs/semantics.md,
@@ -166,7 +177,7 @@ func needsPredecessors(agg *specs.Aggregation) bool {
 	if agg.Temporality != specs.TemporalityCumulative {
 		return false
 	}
-	return (agg.Type == specs.TypeSum && agg.Monotonic) || agg.Type == specs.TypeHistogram
+	return (agg.Type == specs.TypeSum && agg.Monotonic) || isHistogram(agg)
 }
 
 // passesFilters applies the aggregation's filters to a point's dimension values.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tallyhq/tally/exec"
+	"github.com/tallyhq/tally/exec/hist"
 )
 
 // Aggregation definitions shared by the cases (YAML flow mappings).
@@ -16,6 +17,8 @@ const (
 	deltaSum   = `{name: a, metric: m, type: sum, temporality: delta, window: 1m, group_by: [tenant], functions: [sum, count, rate, min, max]}`
 	upDown     = `{name: a, metric: m, type: sum, temporality: cumulative, window: 1m, group_by: [tenant], functions: [first, last, min, max, count]}`
 	histDeltaA = `{name: a, metric: m, type: histogram, temporality: delta, window: 1m, group_by: [tenant], functions: [count, sum, min, max, avg, buckets]}`
+	expDeltaA  = `{name: a, metric: m, type: exponential_histogram, temporality: delta, window: 1m, group_by: [tenant], functions: [count, sum, min, max, buckets]}`
+	expCumA    = `{name: a, metric: m, type: exponential_histogram, temporality: cumulative, window: 1m, group_by: [tenant], functions: [count, sum, buckets]}`
 	histCumA   = `{name: a, metric: m, type: histogram, temporality: cumulative, window: 1m, group_by: [tenant], functions: [count, sum, min, max, avg, buckets]}`
 )
 
@@ -27,6 +30,11 @@ type computeCase struct {
 	want     func(t *testing.T) []exec.Row // rows of the first aggregation
 	stats    *AggStats                     // when set, the first aggregation's stats
 	errParts []string                      // when set, Compute must fail with all of these in its message
+}
+
+func withExp(r exec.Row, scale int32, zero uint64, offset int32, counts []uint64) exec.Row {
+	r.Exp = &exec.ExpHistogram{Scale: scale, ZeroCount: zero, PositiveOffset: offset, PositiveCounts: counts}
+	return r
 }
 
 func withHist(r exec.Row, bounds []float64, counts []uint64) exec.Row {
@@ -588,6 +596,81 @@ var computeCases = []computeCase{
 			return []Point{hp(t, "12:00:10", "b1", 1, 1, []float64{1, 5}, []uint64{1, 0})}
 		},
 		errParts: []string{"aggregation a", `m{tenant="t1",broker="b1"}`, "2 bucket counts for 2 bounds"},
+	},
+	{
+		name: "exponential delta histograms merge at the smallest scale; zero counts add",
+		aggs: []string{expDeltaA},
+		points: func(t *testing.T) []Point {
+			return []Point{
+				withMinMax(ep(t, "12:00:10", "b1", 1, 1, 0, []uint64{1, 2}, 10), 0, 2),
+				ep(t, "12:00:20", "b2", 0, 2, 1, []uint64{4}, 20),
+			}
+		},
+		// scale-1 indices 0 and 1 both become index 0 at scale 0.
+		want: func(t *testing.T) []exec.Row {
+			return []exec.Row{withExp(row(t, "12:00:00", t1, 2, 10, 30, math.NaN(), math.NaN()), 0, 3, 0, []uint64{3, 4})}
+		},
+	},
+	{
+		name: "exponential merge downscales further while the span exceeds 160 buckets",
+		aggs: []string{expDeltaA},
+		points: func(t *testing.T) []Point {
+			return []Point{
+				withMinMax(ep(t, "12:00:10", "b1", 0, 0, 0, []uint64{1}, 1.5), 1.5, 1.5),
+				withMinMax(ep(t, "12:00:20", "b1", 0, 0, 200, []uint64{1}, 1e61), 1e61, 1e61),
+			}
+		},
+		want: func(t *testing.T) []exec.Row {
+			counts := make([]uint64, 101)
+			counts[0], counts[100] = 1, 1
+			return []exec.Row{withExp(row(t, "12:00:00", t1, 2, 2, 1.5+1e61, 1.5, 1e61), -1, 0, 0, counts)}
+		},
+	},
+	{
+		name: "exponential cumulative: difference, then a bucket decrease resets",
+		aggs: []string{expCumA},
+		points: func(t *testing.T) []Point {
+			return []Point{
+				withStart(t, ep(t, "11:59:50", "b1", 0, 1, 0, []uint64{1, 1}, 5), "11:00:00"),
+				withStart(t, ep(t, "12:00:10", "b1", 0, 2, 0, []uint64{2, 3}, 12), "11:00:00"), // zero +1, [1 2], sum +7
+				withStart(t, ep(t, "12:00:20", "b1", 0, 2, 0, []uint64{0, 3}, 9), "11:00:00"),  // bucket 0 fell: whole
+			}
+		},
+		want: func(t *testing.T) []exec.Row {
+			return []exec.Row{withExp(row(t, "12:00:00", t1, 2, 9, 16), 0, 3, 0, []uint64{1, 5})}
+		},
+	},
+	{
+		name: "exponential cumulative baseline carries nothing",
+		aggs: []string{`{name: a, metric: m, type: exponential_histogram, temporality: cumulative, window: 1m, group_by: [tenant], functions: [count, sum, min]}`},
+		points: func(t *testing.T) []Point {
+			return []Point{withMinMax(ep(t, "12:00:10", "b1", 0, 1, 0, []uint64{1, 1}, 5), 0, 3)}
+		},
+		want: func(t *testing.T) []exec.Row { return []exec.Row{row(t, "12:00:00", t1, 1, 0, 0, math.NaN())} },
+	},
+	{
+		name: "exponential histogram junk: NaN sum and null count",
+		aggs: []string{expDeltaA},
+		points: func(t *testing.T) []Point {
+			null := ep(t, "12:00:20", "b1", 0, 1, 0, nil, 0)
+			null.CountNull = true
+			return []Point{ep(t, "12:00:10", "b1", 0, 1, 0, nil, math.NaN()), null, ep(t, "12:00:30", "b1", 0, 1, 0, nil, 0)}
+		},
+		want: func(t *testing.T) []exec.Row {
+			// Points without buckets take no part in choosing the scale (package documentation, item 9).
+			return []exec.Row{withExp(row(t, "12:00:00", t1, 1, 1, 0, math.NaN(), math.NaN()), hist.MaxScale, 1, 0, nil)}
+		},
+		stats: &AggStats{Points: 3, DroppedNonFinite: 1, DroppedNull: 1, Samples: 1, Rows: 1},
+	},
+	{
+		name: "exponential histogram whose buckets do not add up to count fails",
+		aggs: []string{expDeltaA},
+		points: func(t *testing.T) []Point {
+			p := ep(t, "12:00:10", "b1", 0, 1, 0, []uint64{1}, 2)
+			p.Count = 7
+			return []Point{p}
+		},
+		errParts: []string{"aggregation a", `m{tenant="t1",broker="b1"}`, "count"},
 	},
 	{
 		name:     "range not aligned to the largest window fails",

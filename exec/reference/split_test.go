@@ -21,6 +21,8 @@ var splitAggs = []string{
 	`{name: counter_5m, metric: c, type: sum, temporality: cumulative, monotonic: true, window: 5m, group_by: [tenant, broker], functions: [delta, count]}`,
 	`{name: updown_1m, metric: u, type: sum, temporality: cumulative, window: 1m, group_by: [tenant], functions: [first, last, min, max, count]}`,
 	`{name: hist_delta_1m, metric: hd, type: histogram, temporality: delta, window: 1m, group_by: [tenant], functions: [count, sum, min, max, avg, buckets, p90]}`,
+	`{name: exp_delta_1m, metric: ed, type: exponential_histogram, temporality: delta, window: 1m, group_by: [tenant], functions: [count, sum, min, max, avg, buckets, p50]}`,
+	`{name: exp_cum_5m, metric: ec, type: exponential_histogram, temporality: cumulative, window: 5m, group_by: [tenant], functions: [count, sum, buckets, p90]}`,
 	`{name: hist_cum_5m, metric: hc, type: histogram, temporality: cumulative, window: 5m, staleness: 4m, group_by: [tenant], functions: [count, sum, min, max, avg, buckets, p50]}`,
 }
 
@@ -35,23 +37,25 @@ func genPoints(rng *rand.Rand, lo, hi time.Time) []Point {
 	for _, tenant := range []string{"t1", "t2"} {
 		for _, broker := range []string{"b1", "b2", "b3", ""} {
 			dims := []string{tenant, broker}
-			for _, metric := range []string{"g", "d", "c", "u", "hd", "hc"} {
+			for _, metric := range []string{"g", "d", "c", "u", "hd", "hc", "ed", "ec"} {
 				knownStart := rng.IntN(3) > 0
 				start := lo.Add(-time.Duration(rng.IntN(30)) * time.Minute).UnixNano()
 				total := 0.0
 				cum := make([]uint64, len(bounds)+1)
-				var cumCount uint64
+				var cumCount, cumZero uint64
 				cumSum := 0.0
+				expScale := int32(rng.IntN(4))
+				expOffset := int32(rng.IntN(11) - 5)
 				for t := lo.UnixNano(); t < hi.UnixNano(); {
 					p := Point{Time: t, Metric: metric, Dims: dims, StartTime: start, HasStart: knownStart}
 					switch rng.IntN(20) {
 					case 0: // reset with a new start time, sometimes at the point itself
-						total, cumSum, cumCount = 0, 0, 0
+						total, cumSum, cumCount, cumZero = 0, 0, 0, 0
 						clear(cum)
 						start = t - int64(rng.IntN(2))*int64(time.Second)
 						p.StartTime = start
 					case 1: // reset by value drop, same start time
-						total, cumSum, cumCount = total/4, 0, 0
+						total, cumSum, cumCount, cumZero = total/4, 0, 0, 0
 						clear(cum)
 					}
 					switch metric {
@@ -86,6 +90,33 @@ func genPoints(rng *rand.Rand, lo, hi time.Time) []Point {
 						if rng.IntN(2) == 0 {
 							p.Min, p.Max, p.HasMinMax = 0, 20, true
 						}
+					case "ed":
+						p.Scale = int32(rng.IntN(4))
+						p.PositiveOffset = int32(rng.IntN(11) - 5)
+						p.ZeroCount = uint64(rng.IntN(3))
+						p.Count = p.ZeroCount
+						p.PositiveCounts = make([]uint64, 1+rng.IntN(4))
+						for i := range p.PositiveCounts {
+							p.PositiveCounts[i] = uint64(rng.IntN(4))
+							p.Count += p.PositiveCounts[i]
+						}
+						p.Sum = rng.Float64() * float64(p.Count) * 30
+						if rng.IntN(4) > 0 {
+							p.Min, p.Max, p.HasMinMax = 0, 100, true
+						}
+					case "ec":
+						cumZero += uint64(rng.IntN(2))
+						for i := range cum {
+							cum[i] += uint64(rng.IntN(3))
+						}
+						cumSum += rng.Float64() * 10
+						p.Scale, p.PositiveOffset, p.ZeroCount = expScale, expOffset, cumZero
+						p.PositiveCounts = append([]uint64(nil), cum...)
+						p.Count = cumZero
+						for _, c := range cum {
+							p.Count += c
+						}
+						p.Sum = cumSum
 					}
 					switch rng.IntN(30) {
 					case 0:
