@@ -122,7 +122,7 @@ func (s *Sketch) Add(v float64) error {
 // and bin limit, else the error wraps ErrSketchMismatch and s is unchanged.
 func (s *Sketch) Merge(o *Sketch) error {
 	if !s.mapping.Equals(o.mapping) {
-		return fmt.Errorf("merge sketch of relative accuracy %v into one of %v: %w", o.Alpha(), s.Alpha(), ErrSketchMismatch)
+		return fmt.Errorf("merge sketch of relative accuracy %.6g into one of %.6g: %w", o.Alpha(), s.Alpha(), ErrSketchMismatch)
 	}
 	if s.maxBins != o.maxBins {
 		return fmt.Errorf("merge sketch of %d bins into one of %d bins: %w", o.maxBins, s.maxBins, ErrSketchMismatch)
@@ -151,10 +151,11 @@ func (s *Sketch) Reset() { s.dd.Clear() }
 // fractional weights).
 func (s *Sketch) Count() float64 { return s.dd.GetCount() }
 
-// Quantile returns the DDSketch estimate of the q-quantile: the representative value of
-// the bin that holds the value of rank ⌊q·(Count−1)⌋ (0-based) in sorted order, within
-// relative accuracy α of that value. It returns NaN for an empty sketch and for q
-// outside [0, 1] or NaN.
+// Quantile returns the DDSketch estimate of the q-quantile: with r = q·(Count−1), the
+// representative value of the bin that holds the value of 0-based rank ⌊r⌋ in sorted
+// order (⌈r⌉ when that value is negative, as sketches-go walks the negative store from
+// the largest magnitude), within relative accuracy α of that value. It returns NaN for an
+// empty sketch and for q outside [0, 1] or NaN.
 func (s *Sketch) Quantile(q float64) float64 {
 	if !(q >= 0 && q <= 1) {
 		return math.NaN()
