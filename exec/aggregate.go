@@ -23,6 +23,9 @@ type aggregator struct {
 	accs     []acc
 	valueFns []string
 	quant    []float64 // rank per value function that is a quantile, NaN otherwise
+	kind     string
+	sketch   bool // gauge values feed a DDSketch
+	slab     []float64
 }
 
 // acc accumulates one group in one window.
@@ -55,6 +58,8 @@ func (ag *aggregator) run() ([]Row, error) {
 	ag.window = int64(a.Window)
 	ag.nWindows = int((ag.st.end - ag.st.start) / ag.window)
 	ag.valueFns = a.ValueFunctions()
+	ag.kind = a.Kind()
+	ag.sketch = a.Type == specs.TypeGauge && (a.Has(specs.FnSketch) || len(a.Quantiles()) > 0)
 	ag.quant = make([]float64, len(ag.valueFns))
 	for i, f := range ag.valueFns {
 		ag.quant[i] = math.NaN()
@@ -154,7 +159,13 @@ func (ag *aggregator) run() ([]Row, error) {
 
 	ag.accs = make([]acc, ag.nWindows)
 	var rows []Row
+	groupsDone := 0
 	for i := 0; i < len(binds); {
+		if groupsDone == 16 && len(rows) > 0 {
+			// Every group tends to have data in as many windows as the first ones.
+			rows = slices.Grow(rows, len(rows)*len(groupKeys)/groupsDone+ag.nWindows)
+		}
+		groupsDone++
 		j := i
 		for j < len(binds) && binds[j].group == binds[i].group {
 			j++
@@ -195,7 +206,7 @@ func (ag *aggregator) late(p *point) bool {
 func (ag *aggregator) addSeries(s int) error {
 	pts := ag.ss.pts[ag.ss.offs[s]:ag.ss.offs[s+1]]
 	a := ag.agg
-	switch a.Kind() {
+	switch ag.kind {
 	case "sum/cumulative/monotonic":
 		return ag.addCounter(s, pts)
 	case specs.TypeHistogram:
@@ -223,7 +234,7 @@ func (ag *aggregator) addSeries(s int) error {
 		if p.time >= ac.lastT {
 			ac.lastT, ac.last, ac.lastS = p.time, v, s
 		}
-		if ag.needSketch() {
+		if ag.sketch {
 			if ac.sketch == nil {
 				sk, err := hist.NewSketch(a.SketchAlpha)
 				if err != nil {
@@ -237,10 +248,6 @@ func (ag *aggregator) addSeries(s int) error {
 		}
 	}
 	return nil
-}
-
-func (ag *aggregator) needSketch() bool {
-	return ag.agg.Type == specs.TypeGauge && (ag.agg.Has(specs.FnSketch) || len(ag.agg.Quantiles()) > 0)
 }
 
 // increase applies the counter rules of docs/semantics.md to p given its predecessor.
@@ -393,7 +400,7 @@ func (ag *aggregator) emit(rows []Row, dims []string) ([]Row, error) {
 			Dims:        dims,
 			Samples:     ac.samples,
 			Count:       ac.count,
-			Values:      make([]float64, len(ag.valueFns)),
+			Values:      ag.values(),
 		}
 		h := ac.h
 		if a.Type == specs.TypeHistogram {
@@ -416,6 +423,17 @@ func (ag *aggregator) emit(rows []Row, dims []string) ([]Row, error) {
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// values hands out the Values slice of one row from a shared slab.
+func (ag *aggregator) values() []float64 {
+	n := len(ag.valueFns)
+	if len(ag.slab) < n {
+		ag.slab = make([]float64, n*4096)
+	}
+	v := ag.slab[:n:n]
+	ag.slab = ag.slab[n:]
+	return v
 }
 
 func (ag *aggregator) value(ac *acc, h *hist.Explicit, fn string, q float64, secs float64) float64 {
@@ -461,7 +479,7 @@ func (ag *aggregator) value(ac *acc, h *hist.Explicit, fn string, q float64, sec
 	case specs.FnDelta:
 		return ac.delta
 	case specs.FnRate:
-		if a.Kind() == "sum/delta" {
+		if ag.kind == "sum/delta" {
 			return ac.sum / secs
 		}
 		return ac.delta / secs

@@ -52,7 +52,7 @@ type rowGroup struct {
 	read     func(ctx context.Context) (arrow.RecordBatch, error)
 }
 
-func listRowGroups(t *testing.T, b *blob.Bucket, reg *specs.Registry) []rowGroup {
+func listRowGroups(t testing.TB, b *blob.Bucket, reg *specs.Registry) []rowGroup {
 	t.Helper()
 	ctx := context.Background()
 	var out []rowGroup

@@ -258,5 +258,11 @@ func (e *Engine) Run(ctx context.Context, t Task) (*Result, error) {
 	return res, nil
 }
 
+// release returns the task's point buffer to the pool once the rollups are built.
+func (ss *sortedSeries) release() {
+	putPoints(ss.pts)
+	ss.pts = nil
+}
+
 // noTime marks an unknown start or ingest time.
 const noTime = math.MinInt64

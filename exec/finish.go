@@ -139,7 +139,7 @@ func (st *taskState) finish(chunks []*chunk, tables []*seriesTable) (*Result, er
 		counts[i] += counts[i-1]
 	}
 	ss.offs = append([]int(nil), counts...)
-	ss.pts = make([]point, total)
+	ss.pts = getPoints(total)[:total]
 	pos := counts[:nSeries]
 	for _, c := range chunks {
 		if c == nil {
@@ -157,6 +157,7 @@ func (st *taskState) finish(chunks []*chunk, tables []*seriesTable) (*Result, er
 			ss.pts[pos[g]] = p
 			pos[g]++
 		}
+		putPoints(c.points)
 		c.points, c.hists = nil, nil
 	}
 
@@ -220,6 +221,7 @@ func (st *taskState) finish(chunks []*chunk, tables []*seriesTable) (*Result, er
 		res.Stats.OutputRows += int64(len(rows))
 	}
 	res.Carry = st.carryOut(ss)
+	ss.release()
 	return res, nil
 }
 

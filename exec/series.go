@@ -2,6 +2,7 @@ package exec
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -38,25 +39,55 @@ func (in *interner) str(id uint32) string { return in.strs[id] }
 // seriesTable is one worker's series: metric id plus one id per source dimension.
 type seriesTable struct {
 	width int               // 1 + number of dimensions
-	index map[string]uint32 // packed key -> local series id
+	index map[uint64]uint32 // hash of the ids -> local series id
+	spill map[string]uint32 // packed key -> id, for the rare hash collisions
 	keys  []uint32          // flat: width ids per series
 	buf   []byte
 }
 
 func newSeriesTable(dims int) *seriesTable {
-	return &seriesTable{width: 1 + dims, index: make(map[string]uint32), buf: make([]byte, 4*(1+dims))}
+	return &seriesTable{width: 1 + dims, index: make(map[uint64]uint32), buf: make([]byte, 4*(1+dims))}
+}
+
+// hashIDs mixes a series' ids into 64 bits (a multiply-xorshift per id).
+func hashIDs(ids []uint32) uint64 {
+	h := uint64(0x9E3779B97F4A7C15)
+	for _, v := range ids {
+		h ^= uint64(v) + 0x9E3779B97F4A7C15 + (h << 6) + (h >> 2)
+		h *= 0xBF58476D1CE4E5B9
+		h ^= h >> 31
+	}
+	return h
 }
 
 // lookup returns the local id of the series whose ids are in ids (len == width).
 func (t *seriesTable) lookup(ids []uint32) uint32 {
+	h := hashIDs(ids)
+	if id, ok := t.index[h]; ok {
+		if slices.Equal(t.key(id), ids) {
+			return id
+		}
+		return t.lookupSpill(ids)
+	}
+	id := uint32(len(t.keys) / t.width)
+	t.index[h] = id
+	t.keys = append(t.keys, ids...)
+	return id
+}
+
+// lookupSpill handles series whose hash collides with another series' hash.
+func (t *seriesTable) lookupSpill(ids []uint32) uint32 {
 	for i, v := range ids {
 		binary.LittleEndian.PutUint32(t.buf[4*i:], v)
 	}
-	if id, ok := t.index[string(t.buf)]; ok {
+	if t.spill == nil {
+		t.spill = make(map[string]uint32)
+	}
+	if id, ok := t.spill[string(t.buf)]; ok {
 		return id
 	}
 	id := uint32(len(t.keys) / t.width)
-	t.index[string(t.buf)] = id
+	t.spill[string(t.buf)] = id
 	t.keys = append(t.keys, ids...)
 	return id
 }

@@ -74,8 +74,11 @@ func (c *cell) addExp(d *hist.Exponential) error {
 	return nil
 }
 
-// expHistogram renders the merged exponential buckets of a row.
+// expHistogram renders the merged exponential buckets of a row, folded as the
+// last step before emitting (buckets below the zero threshold move into the zero
+// count).
 func expHistogram(h *hist.Exponential) *exec.ExpHistogram {
+	h.Fold()
 	return &exec.ExpHistogram{
 		Scale: h.Scale, ZeroCount: h.ZeroCount, ZeroThreshold: h.ZeroThreshold,
 		PositiveOffset: h.Positive.Offset, PositiveCounts: append([]uint64(nil), h.Positive.Counts...),

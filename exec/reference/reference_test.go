@@ -627,6 +627,21 @@ var computeCases = []computeCase{
 		},
 	},
 	{
+		name: "exponential zero threshold widens to a power of two and swallows the buckets below it",
+		aggs: []string{expDeltaA},
+		points: func(t *testing.T) []Point {
+			p := ep(t, "12:00:10", "b1", 0, 2, 0, []uint64{1, 0, 1}, 9)
+			p.ZeroThreshold = 3
+			return []Point{p}
+		},
+		// Bucket 0 is (1,2], inside [−4,4]; bucket 2 is (4,8] and stays.
+		want: func(t *testing.T) []exec.Row {
+			r := withExp(row(t, "12:00:00", t1, 1, 4, 9, math.NaN(), math.NaN()), 0, 3, 2, []uint64{1})
+			r.Exp.ZeroThreshold = 4
+			return []exec.Row{r}
+		},
+	},
+	{
 		name: "exponential cumulative: difference, then a bucket decrease resets",
 		aggs: []string{expCumA},
 		points: func(t *testing.T) []Point {
