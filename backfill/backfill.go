@@ -60,12 +60,6 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Publisher publishes a task's rollups (the Kafka writer). It must be exactly-once per
-// task: called again for a task whose earlier attempt committed, it publishes nothing new.
-type Publisher interface {
-	PublishTask(ctx context.Context, runID string, task planner.Task, rollups []exec.Rollup) ([]writer.KafkaRange, error)
-}
-
 // Progress is reported after every task.
 type Progress struct {
 	TasksDone, TasksSkipped, TasksTotal int

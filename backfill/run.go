@@ -204,7 +204,7 @@ func (r *runner) runTask(ctx context.Context, t planner.Task, carry *exec.Carry)
 	}
 	var kafka []writer.KafkaRange
 	if r.cfg.Publisher != nil {
-		if kafka, err = r.cfg.Publisher.PublishTask(ctx, r.cfg.RunID, t, res.Rollups); err != nil {
+		if kafka, err = r.publish(ctx, t.ID, res.Rollups); err != nil {
 			return nil, false, fmt.Errorf("publish task %s: %w", t.ID, err)
 		}
 	}
@@ -218,6 +218,12 @@ func (r *runner) runTask(ctx context.Context, t planner.Task, carry *exec.Carry)
 	}
 	if err := r.store.Commit(ctx, m); err != nil {
 		return nil, false, err
+	}
+	if r.cfg.Publisher != nil {
+		// The manifest now records the offsets; the marker has served its purpose.
+		if err := r.store.Journal().DeletePending(ctx, t.ID); err != nil {
+			r.log.Warn("delete pending marker", "task", t.ID, "err", err)
+		}
 	}
 	r.account(res, outs, kafka, fetched)
 	r.log.Info("task committed", "task", t.ID, "rows_in", res.Stats.RowsRead, "rows_out", res.Stats.OutputRows,
