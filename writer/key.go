@@ -89,8 +89,9 @@ func ParseRollupKey(key string) (RollupRef, bool) {
 // EscapeTenant makes a tenant value safe as one path segment, the way Hive and Spark
 // escape partition values: the bytes " # % ' * / : = ? \ { [ ] ^, control characters,
 // DEL and bytes of invalid UTF-8 become %XX (upper-case hex); the values "." and ".."
-// become %2E and %2E%2E; the empty value becomes EmptyTenant. Everything else, valid
-// non-ASCII UTF-8 included, is kept as it is.
+// become %2E and %2E%2E; the empty value becomes EmptyTenant (and a tenant literally
+// named EmptyTenant starts with %5F). Everything else, valid non-ASCII UTF-8 included,
+// is kept as it is. The escaping is one-to-one: UnescapeTenant reverses it.
 func EscapeTenant(t string) string {
 	switch t {
 	case "":
@@ -99,6 +100,8 @@ func EscapeTenant(t string) string {
 		return "%2E"
 	case "..":
 		return "%2E%2E"
+	case EmptyTenant:
+		return "%5F" + EmptyTenant[1:] // keep the literal name apart from the empty value
 	}
 	var b strings.Builder
 	for i := 0; i < len(t); {

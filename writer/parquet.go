@@ -24,9 +24,10 @@ const (
 	// RollupFormat names the layout of the rollup files; it is stamped into every file
 	// (tally.format) and bumped when a column changes meaning or type.
 	RollupFormat = "tally-rollup-1"
-	// CreatedBy is the Parquet created_by string of every rollup file. It is fixed (no
-	// build version) so that the same rows give the same bytes with any tally build.
-	CreatedBy = "tally (" + RollupFormat + ")"
+	// CreatedBy is the Parquet created_by string of every rollup file, in the
+	// "<application> version <version>" form readers parse. It names the rollup format,
+	// not the tally build, so that the same rows give the same bytes with any build.
+	CreatedBy = "tally-rollup version 1"
 	// RowGroupRows is the number of rows per row group; only the last one is smaller.
 	RowGroupRows = 1 << 20
 	// ZstdLevel is the zstd compression level of every column.
@@ -60,6 +61,9 @@ type FileMeta struct {
 	// InputFingerprint is Fingerprint of the task's inputs.
 	InputFingerprint string
 }
+
+// rowGroupRows is RowGroupRows; tests lower it to exercise several row groups.
+var rowGroupRows = RowGroupRows
 
 // column is one output column: its Arrow field, whether Parquet dictionary-encodes
 // it, and how a row fills it.
@@ -301,7 +305,7 @@ func EncodeRollup(r exec.Rollup, meta FileMeta) ([]byte, error) {
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithCompressionLevel(ZstdLevel),
 		parquet.WithStats(true),
-		parquet.WithMaxRowGroupLength(RowGroupRows),
+		parquet.WithMaxRowGroupLength(int64(rowGroupRows)),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithDataPageVersion(parquet.DataPageV1),
 		parquet.WithVersion(parquet.V2_6),
@@ -341,8 +345,8 @@ func EncodeRollup(r exec.Rollup, meta FileMeta) ([]byte, error) {
 	}
 	rb := array.NewRecordBuilder(mem, schema)
 	defer rb.Release()
-	for start := 0; start < len(r.Rows); start += RowGroupRows {
-		end := min(start+RowGroupRows, len(r.Rows))
+	for start := 0; start < len(r.Rows); start += rowGroupRows {
+		end := min(start+rowGroupRows, len(r.Rows))
 		rb.Reserve(end - start)
 		for i := start; i < end; i++ {
 			for j, c := range cols {
