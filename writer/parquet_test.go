@@ -235,8 +235,8 @@ func manyRows(agg *specs.Aggregation, n int) []exec.Row {
 			WindowStart: ms(taskStart) + int64(k)*w, WindowEnd: ms(taskStart) + int64(k+1)*w,
 			Dims:    []string{"c" + string(rune('a'+g%26)) + string(rune('a'+g/26)), "acme", "b1"},
 			Samples: int64(i%7 + 1), Count: int64(i%7 + 1),
-			Values:  []float64{float64(i) / 3, float64(i), float64(i) * 2, float64(i%13) + 0.25, float64(i) * 1.5},
-			Sketch:  []byte{byte(i), byte(i >> 8)},
+			Values: []float64{float64(i) / 3, float64(i), float64(i) * 2, float64(i%13) + 0.25, float64(i) * 1.5},
+			Sketch: []byte{byte(i), byte(i >> 8)},
 		}
 	}
 	return rows
