@@ -234,7 +234,6 @@ func (s *Sink) PublishTask(ctx context.Context, task TaskRef, rollups []exec.Rol
 		kgo.ProducerBatchCompression(s.codec),
 		kgo.MaxBufferedBytes(int(s.cfg.MaxBufferedBytes)),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // Java-compatible murmur2: Partition(key, n)
-		kgo.RecordDeliveryTimeout(s.cfg.TransactionTimeout),
 		kgo.ProducerLinger(5*time.Millisecond),
 	)
 	cl, err := kgo.NewClient(opts...)
@@ -262,6 +261,11 @@ func (s *Sink) PublishTask(ctx context.Context, task TaskRef, rollups []exec.Rol
 		return out, cause
 	}
 
+	// Producing is bounded by the transaction timeout (the broker aborts the
+	// transaction after it anyway). kgo.RecordDeliveryTimeout cannot do this: it
+	// counts from the record timestamp, which is the window end, often months ago.
+	pctx, cancelProduce := context.WithTimeout(ctx, s.cfg.TransactionTimeout)
+	defer cancelProduce()
 	type tp struct {
 		topic string
 		part  int32
@@ -274,12 +278,12 @@ func (s *Sink) PublishTask(ctx context.Context, task TaskRef, rollups []exec.Rol
 	)
 	for _, r := range recs {
 		n := recordBytes(r)
-		if err := s.lim.wait(ctx, n); err != nil {
+		if err := s.lim.wait(pctx, n); err != nil {
 			firstErr = err
 			break
 		}
 		w := min(n, s.cfg.MaxBufferedBytes)
-		if err := s.sem.Acquire(ctx, w); err != nil {
+		if err := s.sem.Acquire(pctx, w); err != nil {
 			firstErr = err
 			break
 		}
@@ -291,7 +295,7 @@ func (s *Sink) PublishTask(ctx context.Context, task TaskRef, rollups []exec.Rol
 			break
 		}
 		wg.Add(1)
-		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		cl.Produce(pctx, r, func(r *kgo.Record, err error) {
 			defer wg.Done()
 			s.sem.Release(w)
 			mu.Lock()
@@ -317,7 +321,7 @@ func (s *Sink) PublishTask(ctx context.Context, task TaskRef, rollups []exec.Rol
 	failed := firstErr
 	mu.Unlock()
 	if failed == nil {
-		if err := cl.Flush(ctx); err != nil {
+		if err := cl.Flush(pctx); err != nil {
 			failed = err
 		}
 	}
