@@ -609,7 +609,9 @@ func (h *Exponential) clamp(v float64) float64 {
 }
 
 // logInterp moves from 'from' towards 'to' by the fraction f on a logarithmic scale; it
-// falls back to linear interpolation when either end is not positive.
+// falls back to linear interpolation when either end is not positive. It works in base 2
+// through Frexp/Ldexp because math.Log is inaccurate for subnormal inputs on some
+// platforms (amd64), which would break monotonicity in the lowest buckets.
 func logInterp(from, to, f float64) float64 {
 	switch {
 	case f == 0:
@@ -619,7 +621,10 @@ func logInterp(from, to, f float64) float64 {
 	case from <= 0 || to <= 0:
 		return from + (to-from)*f
 	}
-	return math.Exp(math.Log(from) + f*(math.Log(to)-math.Log(from)))
+	lf, lt := math.Log2(from), math.Log2(to)
+	x := lf + f*(lt-lf)
+	ip := math.Floor(x)
+	return math.Ldexp(math.Exp2(x-ip), int(ip))
 }
 
 func hasCounts(c []uint64) bool {

@@ -243,10 +243,15 @@ func DecodeSketch(b []byte) (*Sketch, error) {
 	return DecodeSketchBins(b, DefaultSketchBins)
 }
 
+// maxSketchCount is the largest total count of a decoded sketch: counts are float64 and
+// stay exact (and insertion-order independent) only up to 2^53.
+const maxSketchCount = 1 << 53
+
 // DecodeSketchBins decodes a DDSketch message into a Sketch with maxBins bins per store.
 // It accepts only the logarithmic mapping (interpolation NONE) with a relative accuracy
-// in [MinAlpha, MaxAlpha], and bins whose counts are finite and >= 0 and whose indices
-// are inside the mapping's range; the error is an *InvalidError otherwise. Memory is
+// in [MinAlpha, MaxAlpha], bins whose counts are whole numbers >= 0 (values are added
+// with weight 1) and whose indices are inside the mapping's range, and a total count of
+// at most 2^53; the error is an *InvalidError otherwise. Memory is
 // bounded by maxBins whatever the bins' indices; a sketch with more bins than maxBins is
 // collapsed as if its values had been added here.
 func DecodeSketchBins(b []byte, maxBins int) (*Sketch, error) {
@@ -283,13 +288,13 @@ func DecodeSketchBins(b []byte, maxBins int) (*Sketch, error) {
 	if err := decodeStore(s.neg, pb.NegativeValues, "negativeValues", lo, hi); err != nil {
 		return nil, err
 	}
-	if z := pb.ZeroCount; !(z >= 0) || math.IsInf(z, 0) {
-		return nil, invalid(kindSketch, "zeroCount", "is %v, want a finite count >= 0", z)
+	if z := pb.ZeroCount; !(z >= 0) || math.IsInf(z, 0) || z != math.Trunc(z) {
+		return nil, invalid(kindSketch, "zeroCount", "is %v, want a whole number >= 0", z)
 	} else if z > 0 {
 		_ = s.dd.AddWithCount(0, z) // cannot fail: 0 is tracked and z is positive
 	}
-	if c := s.Count(); math.IsInf(c, 0) {
-		return nil, invalid(kindSketch, "message", "total count overflows float64")
+	if c := s.Count(); c > maxSketchCount {
+		return nil, invalid(kindSketch, "message", "total count %v exceeds 2^53, beyond exact float64 counting", c)
 	}
 	return s, nil
 }
@@ -301,8 +306,8 @@ func decodeStore(dst *store.CollapsingLowestDenseStore, st *sketchpb.Store, name
 		return nil
 	}
 	add := func(field string, idx int64, c float64) error {
-		if !(c >= 0) || math.IsInf(c, 0) {
-			return invalid(kindSketch, field, "count %v at bin index %d, want a finite count >= 0", c, idx)
+		if !(c >= 0) || math.IsInf(c, 0) || c != math.Trunc(c) {
+			return invalid(kindSketch, field, "count %v at bin index %d, want a whole number >= 0", c, idx)
 		}
 		if c == 0 {
 			return nil
