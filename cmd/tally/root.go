@@ -45,8 +45,10 @@ Exit codes: 0 success, 1 audit found unexplained mismatches, 2 error,
 func subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		newSpecCmd(),
+		newGenCmd(),
 		newBackfillCmd(),
 		newStatusCmd(),
+		newDemoCmd(),
 	}
 }
 
