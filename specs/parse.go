@@ -412,11 +412,12 @@ func FormatWindow(d time.Duration) string {
 	if d >= day && d%day == 0 {
 		return strconv.Itoa(int(d/day)) + "d"
 	}
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	s = strings.TrimSuffix(s, "0m")
-	if s == "" {
-		return "0s"
+	s := d.String() // e.g. 1h0m0s, 5m0s, 1m30s
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }
