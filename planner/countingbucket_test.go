@@ -17,7 +17,7 @@ type countingBucket struct {
 	inner *blob.Bucket
 	mu    sync.Mutex
 	lists []string // "prefix|delimiter" of each first page
-	reads int // ranged reads
+	reads int      // ranged reads
 }
 
 var _ driver.Bucket = (*countingBucket)(nil)
