@@ -305,15 +305,16 @@ func decodeStore(dst *store.CollapsingLowestDenseStore, st *sketchpb.Store, name
 	if st == nil {
 		return nil
 	}
-	add := func(field string, idx int64, c float64) error {
+	// field names the offending bin; it is built only on error.
+	add := func(field func() string, idx int64, c float64) error {
 		if !(c >= 0) || math.IsInf(c, 0) || c != math.Trunc(c) {
-			return invalid(kindSketch, field, "count %v at bin index %d, want a whole number >= 0", c, idx)
+			return invalid(kindSketch, field(), "count %v at bin index %d, want a whole number >= 0", c, idx)
 		}
 		if c == 0 {
 			return nil
 		}
 		if idx < lo || idx > hi {
-			return invalid(kindSketch, field, "bin index %d is outside [%d, %d], the indices of this mapping", idx, lo, hi)
+			return invalid(kindSketch, field(), "bin index %d is outside [%d, %d], the indices of this mapping", idx, lo, hi)
 		}
 		dst.AddWithCount(int(idx), c)
 		return nil
@@ -324,14 +325,16 @@ func decodeStore(dst *store.CollapsingLowestDenseStore, st *sketchpb.Store, name
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
+		field := func() string { return name + ".binCounts" }
 		for _, k := range keys {
-			if err := add(name+".binCounts", int64(k), st.BinCounts[k]); err != nil {
+			if err := add(field, int64(k), st.BinCounts[k]); err != nil {
 				return err
 			}
 		}
 	}
 	for i, c := range st.ContiguousBinCounts {
-		if err := add(fieldIndex(name+".contiguousBinCounts", i), int64(st.ContiguousBinIndexOffset)+int64(i), c); err != nil {
+		field := func() string { return fieldIndex(name+".contiguousBinCounts", i) }
+		if err := add(field, int64(st.ContiguousBinIndexOffset)+int64(i), c); err != nil {
 			return err
 		}
 	}

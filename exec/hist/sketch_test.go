@@ -439,3 +439,36 @@ func TestDecodeLibrarySketch(t *testing.T) {
 		}
 	}
 }
+
+// TestDocSketchExample is the sketch example of docs/quantiles.md.
+func TestDocSketchExample(t *testing.T) {
+	s, _ := NewSketch(0.01)
+	gamma := (1 + 0.01) / (1 - 0.01)
+	if got := s.dd.ToProto().Mapping.Gamma; got != gamma {
+		t.Errorf("gamma %v, want %v", got, gamma)
+	}
+	tests := []struct {
+		v        float64
+		index    int
+		estimate float64
+	}{
+		{100, 230, 100.49456770856489},
+		{1, 0, 1.01},
+		{0.5, -35, 0.501539453403326},
+	}
+	for _, tc := range tests {
+		if got := s.mapping.Index(tc.v); got != tc.index {
+			t.Errorf("index(%v) = %d, want %d", tc.v, got, tc.index)
+		}
+		one, _ := NewSketch(0.01)
+		_ = one.Add(tc.v)
+		if got := one.Quantile(0.5); !sameFloat(got, tc.estimate, 1e-12) {
+			t.Errorf("estimate of %v = %v, want %v", tc.v, got, tc.estimate)
+		}
+		// γ^i <= v < γ^(i+1) and the estimate is γ^i·(1+α) = 2γ^(i+1)/(γ+1).
+		lo, hi := math.Pow(gamma, float64(tc.index)), math.Pow(gamma, float64(tc.index+1))
+		if !(lo <= tc.v*(1+1e-12) && tc.v < hi) || !sameFloat(tc.estimate, 2*hi/(gamma+1), 1e-9) {
+			t.Errorf("%v: bin [%v, %v), estimate %v, 2γ^(i+1)/(γ+1) = %v", tc.v, lo, hi, tc.estimate, 2*hi/(gamma+1))
+		}
+	}
+}
