@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"strings"
 	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
+
+	"github.com/tallyhq/tally/reader"
 )
 
 // DefaultConcurrency is how many objects a Store writes, reads or deletes at once.
@@ -59,48 +59,17 @@ func NewStore(bucket *blob.Bucket, name string, opts ...Option) *Store {
 	return s
 }
 
-// OpenStore opens the output URL (file://, mem://, s3://, gs://, azblob://; see
-// gocloud.dev/blob). A path after an object store's bucket name is a key prefix:
+// OpenStore opens the output URL with reader.OpenBucket (file://, mem://, s3://, gs://,
+// azblob://). A path after an object store's bucket name is a key prefix:
 // s3://rollups/prod/tally?region=eu-west-1 writes under prod/tally/ of bucket rollups.
 func OpenStore(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
-	u, err := bucketURL(rawURL)
+	b, err := reader.OpenBucket(ctx, rawURL)
 	if err != nil {
-		return nil, err
-	}
-	b, err := blob.OpenBucket(ctx, u)
-	if err != nil {
-		return nil, fmt.Errorf("open output %s: %w", rawURL, err)
+		return nil, fmt.Errorf("open output: %w", err)
 	}
 	s := NewStore(b, rawURL, opts...)
 	s.owned = true
 	return s, nil
-}
-
-// bucketURL turns the path of an object-store URL into gocloud's prefix parameter.
-func bucketURL(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("output URL %q: %w", raw, err)
-	}
-	if u.Scheme == "" {
-		return "", fmt.Errorf("output URL %q has no scheme; use file:///dir, s3://bucket/prefix, gs://…, azblob://… or mem://", raw)
-	}
-	switch u.Scheme {
-	case "file", "mem":
-		return raw, nil
-	}
-	p := strings.Trim(u.Path, "/")
-	if p == "" {
-		return raw, nil
-	}
-	q := u.Query()
-	if q.Get("prefix") != "" {
-		return "", fmt.Errorf("output URL %q has both a path and a prefix parameter; use one", raw)
-	}
-	q.Set("prefix", p+"/")
-	u.Path, u.RawPath = "", ""
-	u.RawQuery = q.Encode()
-	return u.String(), nil
 }
 
 // URL is the store's name, usually its output URL.

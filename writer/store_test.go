@@ -528,29 +528,33 @@ func TestStatus(t *testing.T) {
 	})
 }
 
-func TestOpenStoreURLs(t *testing.T) {
-	tests := []struct {
-		in, want, err string
-	}{
-		{in: "mem://", want: "mem://"},
-		{in: "file:///data/out", want: "file:///data/out"},
-		{in: "s3://bucket?region=eu-west-1", want: "s3://bucket?region=eu-west-1"},
-		{in: "s3://bucket/a/b/?region=eu-west-1", want: "s3://bucket?prefix=a%2Fb%2F&region=eu-west-1"},
-		{in: "gs://bucket/rollups", want: "gs://bucket?prefix=rollups%2F"},
-		{in: "s3://bucket/a?prefix=b/", err: "both a path and a prefix"},
-		{in: "/data/out", err: "no scheme"},
+// A path after the bucket name is a key prefix: everything lands under it.
+func TestOpenStorePrefix(t *testing.T) {
+	ctx := context.Background()
+	raw := s3test.Start(t, "rollups")
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		got, err := bucketURL(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("bucketURL(%q) err = %v, want %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("bucketURL(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-		}
+	u.Path = "/prod/tally"
+	s, err := OpenStore(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Journal().WritePending(ctx, "t1", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	root, err := OpenStore(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if keys := allKeys(t, root); !slices.Equal(keys, []string{"prod/tally/" + PendingKey("t1")}) {
+		t.Fatalf("bucket holds %v", keys)
+	}
+	if _, err := OpenStore(ctx, "/data/out"); err == nil || !strings.Contains(err.Error(), "not a URL") {
+		t.Errorf("a path without scheme: err = %v", err)
 	}
 }
 
