@@ -75,8 +75,8 @@ func indexRange(scale int32) (lo, hi int64) {
 	return -1075 >> -scale, 1023 >> -scale
 }
 
-// bucketLow and bucketHigh are a bucket's boundaries clamped to the positive finite
-// float64 range, for interpolation.
+// bucketEdges returns the boundaries of bucket index clamped to the positive finite
+// float64 range, for interpolation. The lower boundary of a valid index is never +Inf.
 func bucketEdges(scale int32, index int64) (lo, hi float64) {
 	lo = lowerBoundary(scale, index)
 	hi = lowerBoundary(scale, index+1)
@@ -85,9 +85,6 @@ func bucketEdges(scale int32, index int64) (lo, hi float64) {
 	}
 	if math.IsInf(hi, 1) {
 		hi = math.MaxFloat64
-	}
-	if math.IsInf(lo, 1) {
-		lo = math.MaxFloat64
 	}
 	return lo, hi
 }

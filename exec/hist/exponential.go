@@ -143,61 +143,31 @@ func newSrc(b *Buckets, scale int32) src {
 func (x *src) empty() bool { return x.first < 0 }
 
 // rangeAt returns the smallest and largest indices at scale s (<= x.scale) of the
-// non-empty buckets of x that are not folded into the zero bucket.
-func (x *src) rangeAt(s int32, fold int64) (lo, hi int64, ok bool) {
+// non-empty buckets of x.
+func (x *src) rangeAt(s int32) (lo, hi int64, ok bool) {
 	if x.first < 0 {
 		return 0, 0, false
 	}
 	d := x.scale - s
-	hi = (x.off + int64(x.last)) >> d
-	if hi < fold {
-		return 0, 0, false
-	}
-	for k := x.first; k <= x.last; k++ {
-		if x.counts[k] == 0 {
-			continue
-		}
-		if j := (x.off + int64(k)) >> d; j >= fold {
-			return j, hi, true
-		}
-	}
-	return hi, hi, true // not reached: the last bucket qualifies
+	return (x.off + int64(x.first)) >> d, (x.off + int64(x.last)) >> d, true
 }
 
-func (x *src) total() uint64 {
-	var t uint64
-	if x.first >= 0 {
-		for _, c := range x.counts[x.first : x.last+1] {
-			t += c
-		}
-	}
-	return t
-}
-
-// addDown adds the buckets of x, downscaled to s, into buf (index lo at position 0) and
-// returns the count of the buckets that fall below fold.
-func (x *src) addDown(buf []uint64, s int32, lo, fold int64) (folded uint64) {
+// addDown adds the buckets of x, downscaled to s, into buf (index lo at position 0).
+func (x *src) addDown(buf []uint64, s int32, lo int64) {
 	if x.first < 0 {
-		return 0
+		return
 	}
 	d := x.scale - s
 	for k := x.first; k <= x.last; k++ {
-		c := x.counts[k]
-		if c == 0 {
-			continue
-		}
-		if j := (x.off + int64(k)) >> d; j < fold {
-			folded += c
-		} else {
-			buf[j-lo] += c
+		if c := x.counts[k]; c != 0 {
+			buf[((x.off+int64(k))>>d)-lo] += c
 		}
 	}
-	return folded
 }
 
-func unionRange(a, b *src, s int32, fold int64) (lo, hi int64, ok bool) {
-	alo, ahi, aok := a.rangeAt(s, fold)
-	blo, bhi, bok := b.rangeAt(s, fold)
+func unionRange(a, b *src, s int32) (lo, hi int64, ok bool) {
+	alo, ahi, aok := a.rangeAt(s)
+	blo, bhi, bok := b.rangeAt(s)
 	switch {
 	case aok && bok:
 		return min(alo, blo), max(ahi, bhi), true
@@ -215,7 +185,7 @@ func unionRange(a, b *src, s int32, fold int64) (lo, hi int64, ok bool) {
 // the result of successive merges does not depend on their order.
 func chooseScale(s0 int32, limit int, pos, neg *[2]src) int32 {
 	for s := s0; s > MinScale; s-- {
-		if fitsAt(&pos[0], &pos[1], s, noFold, limit) && fitsAt(&neg[0], &neg[1], s, noFold, limit) {
+		if fitsAt(&pos[0], &pos[1], s, limit) && fitsAt(&neg[0], &neg[1], s, limit) {
 			return s
 		}
 	}
@@ -225,8 +195,8 @@ func chooseScale(s0 int32, limit int, pos, neg *[2]src) int32 {
 // noFold is the fold index that folds nothing.
 const noFold = math.MinInt64
 
-func fitsAt(a, b *src, s int32, fold int64, limit int) bool {
-	lo, hi, ok := unionRange(a, b, s, fold)
+func fitsAt(a, b *src, s int32, limit int) bool {
+	lo, hi, ok := unionRange(a, b, s)
 	return !ok || hi-lo < int64(limit)
 }
 
@@ -323,7 +293,7 @@ func foldBelow(b *Buckets, fold int64) uint64 {
 
 // mergeRange rebuilds dst (whose content is acc) at scale s with the buckets of o added.
 func mergeRange(dst *Buckets, acc, o *src, s int32, limit int) {
-	lo, hi, ok := unionRange(acc, o, s, noFold)
+	lo, hi, ok := unionRange(acc, o, s)
 	if !ok {
 		dst.Offset, dst.Counts = 0, dst.Counts[:0]
 		return
@@ -334,9 +304,9 @@ func mergeRange(dst *Buckets, acc, o *src, s int32, limit int) {
 		buf = shiftInPlace(dst.Counts, acc, lo, n, limit)
 	} else {
 		buf = make([]uint64, n, growCap(n, limit))
-		acc.addDown(buf, s, lo, noFold)
+		acc.addDown(buf, s, lo)
 	}
-	o.addDown(buf, s, lo, noFold)
+	o.addDown(buf, s, lo)
 	dst.Offset, dst.Counts = int32(lo), buf
 }
 
@@ -448,14 +418,14 @@ func (h *Exponential) sub(cur, prev *Exponential) error {
 
 // subRange writes cur − prev for one range into dst (which aliases neither) at scale s.
 func subRange(dst *Buckets, cur, prev *src, s int32, field string) error {
-	lo, hi, ok := unionRange(cur, prev, s, noFold)
+	lo, hi, ok := unionRange(cur, prev, s)
 	if !ok {
 		dst.Offset, dst.Counts = 0, dst.Counts[:0]
 		return nil
 	}
 	n := int(hi - lo + 1)
 	buf := appendZeros(dst.Counts[:0], n)
-	cur.addDown(buf, s, lo, noFold)
+	cur.addDown(buf, s, lo)
 	if !prev.empty() {
 		d := prev.scale - s
 		for k := prev.first; k <= prev.last; k++ {

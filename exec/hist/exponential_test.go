@@ -256,6 +256,15 @@ func TestExponentialMerge(t *testing.T) {
 			want:   Exponential{Scale: MaxScale},
 		},
 		{
+			name:       "the full float range reaches the minimum scale",
+			maxBuckets: 4,
+			inputs: []Exponential{
+				{Scale: 0, Positive: Buckets{Offset: -1075, Counts: []uint64{1}}, Count: 1, Sum: 5e-324},
+				{Scale: 0, Positive: Buckets{Offset: 1023, Counts: []uint64{1}}, Count: 1, Sum: 1e308},
+			},
+			want: Exponential{Scale: MinScale, Positive: Buckets{Offset: -2, Counts: []uint64{1, 0, 1}}, Count: 2, Sum: 1e308},
+		},
+		{
 			name:       "MaxBuckets too small",
 			maxBuckets: 3,
 			inputs:     []Exponential{{Scale: 2}},
@@ -793,13 +802,14 @@ func TestExponentialQuantile(t *testing.T) {
 		q    float64
 		want float64
 	}{
-		{"doc p50", doc, 0.5, 4 * math.Pow(2, 0.2)},
+		{"doc p50", doc, 0.5, 4.59479341998814}, // 4·√2^0.4
 		{"doc q=0 without min is the lower boundary", doc, 0, 2},
 		{"doc q=1 without max is the upper boundary", doc, 1, 8},
 		{"doc q=0 is min", docMM, 0, 2.2},
 		{"doc q=1 is max", docMM, 1, 7},
-		{"doc p95 towards max", docMM, 0.95, math.Exp(math.Log(4*math.Sqrt2) + 0.75*(math.Log(7)-math.Log(4*math.Sqrt2)))},
-		{"doc p20 from min", docMM, 0.2, math.Exp(math.Log(2.2) + (2.0/3)*(math.Log(2*math.Sqrt2)-math.Log(2.2)))},
+		{"doc p95 towards max", docMM, 0.95, 6.636930613697949}, // 4√2·(7/4√2)^0.75
+		{"doc p20 from min", docMM, 0.2, 2.601182893702774},     // 2.2·(2√2/2.2)^(2/3)
+		{"doc p50 with min/max is unchanged", docMM, 0.5, 4.59479341998814},
 		{"empty", Exponential{Scale: 3}, 0.5, math.NaN()},
 		{"q out of range", doc, 2, math.NaN()},
 		{"q NaN", doc, math.NaN(), math.NaN()},
@@ -810,6 +820,7 @@ func TestExponentialQuantile(t *testing.T) {
 		{"negative buckets come first, most negative first", Exponential{Scale: 0, Negative: Buckets{Offset: 0, Counts: []uint64{1, 1}}, Positive: Buckets{Offset: 0, Counts: []uint64{2}}, Count: 4}, 0.25, -2},
 		{"negative bucket narrowed by max", Exponential{Scale: 0, Negative: Buckets{Offset: 1, Counts: []uint64{2}}, Count: 2, Min: -4, Max: -3, HasMinMax: true}, 0.5, -math.Sqrt(12)},
 		{"top bucket of the float range", Exponential{Scale: 0, Positive: Buckets{Offset: 1023, Counts: []uint64{1}}, Count: 1}, 1, math.MaxFloat64},
+		{"lowest bucket at the minimum scale starts at the smallest float", Exponential{Scale: MinScale, Positive: Buckets{Offset: -2, Counts: []uint64{1}}, Count: 1}, 0, math.SmallestNonzeroFloat64},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
