@@ -45,6 +45,7 @@ Exit codes: 0 success, 1 audit found unexplained mismatches, 2 error,
 func subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		newSpecCmd(),
+		newPlanCmd(),
 		newGenCmd(),
 		newBackfillCmd(),
 		newStatusCmd(),
