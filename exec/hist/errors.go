@@ -32,6 +32,7 @@ type InvalidError struct {
 	Reason string
 }
 
+// Error names the distribution kind, the field and the reason.
 func (e *InvalidError) Error() string {
 	return fmt.Sprintf("invalid %s: %s: %s", e.Kind, e.Field, e.Reason)
 }
@@ -57,6 +58,7 @@ type ResetError struct {
 	Cur, Prev uint64
 }
 
+// Error names the field, the bucket and both values, and says what to do.
 func (e *ResetError) Error() string {
 	field := e.Field
 	if e.Index >= 0 {
@@ -75,6 +77,7 @@ type BoundsMismatchError struct {
 	Have, Got []float64
 }
 
+// Error shows both layouts (at most 12 bounds each) and the first differing position.
 func (e *BoundsMismatchError) Error() string {
 	at := 0
 	for at < len(e.Have) && at < len(e.Got) && e.Have[at] == e.Got[at] {

@@ -596,12 +596,3 @@ func logInterp(from, to, f float64) float64 {
 	ip := math.Floor(x)
 	return math.Ldexp(math.Exp2(x-ip), int(ip))
 }
-
-func hasCounts(c []uint64) bool {
-	for _, v := range c {
-		if v != 0 {
-			return true
-		}
-	}
-	return false
-}

@@ -15,3 +15,12 @@ func uints(c []uint64) string {
 	}
 	return "[" + strings.Join(s, " ") + "]"
 }
+
+func hasCounts(c []uint64) bool {
+	for _, v := range c {
+		if v != 0 {
+			return true
+		}
+	}
+	return false
+}
