@@ -40,6 +40,7 @@ type acc struct {
 	delta         float64
 	sketch        *hist.Sketch
 	h             *hist.Explicit
+	e             *hist.Exponential
 	minMaxUnknown bool
 }
 
@@ -211,6 +212,8 @@ func (ag *aggregator) addSeries(s int) error {
 		return ag.addCounter(s, pts)
 	case specs.TypeHistogram:
 		return ag.addHistogram(s, pts)
+	case specs.TypeExponentialHistogram:
+		return ag.addExponential(s, pts)
 	}
 	for i := range pts {
 		p := &pts[i]
@@ -341,6 +344,97 @@ func (ag *aggregator) addHistogram(s int, pts []point) error {
 	return nil
 }
 
+// addExponential merges exponential histogram points (deltas of cumulative ones).
+func (ag *aggregator) addExponential(s int, pts []point) error {
+	a := ag.agg
+	hists := ag.ss.hists
+	cumulative := a.Temporality == specs.TemporalityCumulative
+	staleness := int64(a.Staleness)
+	var prev *point
+	for i := range pts {
+		p := &pts[i]
+		if p.flags&flagCandidate != 0 {
+			prev = p
+			continue
+		}
+		if ag.late(p) {
+			ag.stats.Late++
+			continue
+		}
+		cur := hists[p.hist].exp
+		delta := cur
+		if cumulative {
+			var reset bool
+			delta, reset = expDelta(p, prev, hists, staleness)
+			if reset {
+				ag.stats.Resets++
+			}
+			prev = p
+		}
+		ac := &ag.accs[ag.windowOf(p.time)]
+		ac.samples++
+		if ac.e == nil {
+			ac.e = &hist.Exponential{}
+		}
+		if delta == nil {
+			continue // a baseline or start point: counts, contributes nothing
+		}
+		if err := ac.e.Merge(delta); err != nil {
+			return fmt.Errorf("aggregation %q, metric %q, series %s, window starting %s: %w",
+				a.Name, ag.st.in.str(ag.ss.keys[s][0]), ag.seriesName(s), fmtTime(ag.st.start+int64(ag.windowOf(p.time))*ag.window), err)
+		}
+	}
+	return nil
+}
+
+// expDelta turns a cumulative exponential point into the delta since its predecessor
+// (nil: contributes nothing) following the counter rules.
+func expDelta(p, prev *point, hists []histPoint, staleness int64) (*hist.Exponential, bool) {
+	cur := hists[p.hist].exp
+	if p.start != noTime && p.time == p.start {
+		return nil, false
+	}
+	if prev != nil && p.time-prev.time <= staleness {
+		if p.start == prev.start {
+			d := &hist.Exponential{}
+			if err := d.Sub(cur, hists[prev.hist].exp); err == nil {
+				return d, false
+			}
+		}
+		return cur, true
+	}
+	if p.start != noTime && p.time-p.start <= staleness && p.start <= p.time {
+		return cur, false
+	}
+	return nil, false
+}
+
+func expValue(e *hist.Exponential, fn string, q float64) float64 {
+	switch fn {
+	case specs.FnSum:
+		return e.Sum
+	case specs.FnMin:
+		if e.HasMinMax {
+			return e.Min
+		}
+		return math.NaN()
+	case specs.FnMax:
+		if e.HasMinMax {
+			return e.Max
+		}
+		return math.NaN()
+	case specs.FnAvg:
+		if e.Count == 0 {
+			return math.NaN()
+		}
+		return e.Sum / float64(e.Count)
+	}
+	if !math.IsNaN(q) && e.Count > 0 {
+		return e.Quantile(q)
+	}
+	return math.NaN()
+}
+
 // cumulativeDelta turns a cumulative histogram point into the delta since its predecessor.
 func cumulativeDelta(p, prev *point, hists []histPoint, staleness int64) (histPoint, bool, error) {
 	cur := hists[p.hist]
@@ -408,6 +502,24 @@ func (ag *aggregator) emit(rows []Row, dims []string) ([]Row, error) {
 				h = &hist.Explicit{}
 			}
 			r.Count = int64(h.Count)
+		}
+		if a.Type == specs.TypeExponentialHistogram {
+			e := ac.e
+			if e == nil {
+				e = &hist.Exponential{}
+			}
+			e.Fold()
+			r.Count = int64(e.Count)
+			for i, fn := range ag.valueFns {
+				r.Values[i] = expValue(e, fn, ag.quant[i])
+			}
+			if a.Has(specs.FnBuckets) {
+				r.Exp = &ExpHistogram{Scale: e.Scale, ZeroCount: e.ZeroCount, ZeroThreshold: e.ZeroThreshold,
+					PositiveOffset: e.Positive.Offset, PositiveCounts: slices.Clone(e.Positive.Counts),
+					NegativeOffset: e.Negative.Offset, NegativeCounts: slices.Clone(e.Negative.Counts)}
+			}
+			rows = append(rows, r)
+			continue
 		}
 		for i, fn := range ag.valueFns {
 			r.Values[i] = ag.value(ac, h, fn, ag.quant[i], secs)

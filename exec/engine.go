@@ -160,9 +160,6 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, reg: cfg.Registry, metIdx: map[string]int{}, lookAt: map[int]time.Duration{}}
 	for ai, a := range e.reg.Aggregations {
-		if a.Type == specs.TypeExponentialHistogram {
-			return nil, fmt.Errorf("aggregation %q: exponential histograms are not computed by this version of tally", a.Name)
-		}
 		for _, m := range a.Metrics {
 			mi, ok := e.metIdx[m]
 			if !ok {
@@ -170,6 +167,11 @@ func New(cfg Config) (*Engine, error) {
 				e.metIdx[m] = mi
 				e.metrics = append(e.metrics, m)
 				e.byMet = append(e.byMet, nil)
+			}
+			if len(e.byMet[mi]) > 0 {
+				if other := e.reg.Aggregations[e.byMet[mi][0]]; other.Type != a.Type {
+					return nil, fmt.Errorf("aggregations %q and %q read metric %q as %s and as %s; a metric has one type", other.Name, a.Name, m, other.Type, a.Type)
+				}
 			}
 			e.byMet[mi] = append(e.byMet[mi], ai)
 			if a.Temporality == specs.TemporalityCumulative && (a.Type != specs.TypeSum || a.Monotonic) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/tallyhq/tally/exec/hist"
 	"github.com/tallyhq/tally/specs"
 )
 
@@ -55,6 +56,7 @@ type histPoint struct {
 	hasMinMax bool
 	bounds    []float64
 	counts    []uint64
+	exp       *hist.Exponential // exponential histograms only
 }
 
 // chunk is what one input produced.
@@ -137,7 +139,7 @@ func (st *taskState) extract(rec arrow.RecordBatch, tab *seriesTable, worker int
 		}
 	}
 	var hc *histCols
-	if col("bucket_counts") != nil || col("count") != nil {
+	if col("count") != nil {
 		if hc, err = newHistCols(src, col); err != nil {
 			return nil, err
 		}
@@ -181,11 +183,11 @@ func (st *taskState) extract(rec arrow.RecordBatch, tab *seriesTable, worker int
 			p.ingest = icol.get(i)
 		}
 		kind := e.metricKind(int(mid - 1))
-		if kind == specs.TypeHistogram {
+		if kind == specs.TypeHistogram || kind == specs.TypeExponentialHistogram {
 			if hc == nil || !hc.count.valid(i) {
 				p.flags |= flagNull
 			} else {
-				hp, err := hc.read(i)
+				hp, err := hc.read(i, kind == specs.TypeExponentialHistogram)
 				if err != nil {
 					return nil, fmt.Errorf("row %d (metric %q): %w", i, st.in.str(mid), err)
 				}
@@ -218,12 +220,15 @@ func (e *Engine) metricKind(mi int) string {
 	return e.reg.Aggregations[e.byMet[mi][0]].Type
 }
 
-// histCols reads explicit histogram columns.
+// histCols reads explicit and exponential histogram columns.
 type histCols struct {
 	count         *int64Col
 	sum, min, max *float64Col
 	bounds        *listCol
 	counts        *listCol
+	// exponential
+	scale, zeroCount, posOffset, negOffset *int64Col
+	posCounts, negCounts                   *listCol
 }
 
 func newHistCols(src *specs.Source, col func(string) arrow.Array) (*histCols, error) {
@@ -256,10 +261,79 @@ func newHistCols(src *specs.Source, col func(string) arrow.Array) (*histCols, er
 			return nil, err
 		}
 	}
+	for _, f := range []struct {
+		name string
+		dst  **int64Col
+	}{{"scale", &h.scale}, {"zero_count", &h.zeroCount}, {"positive_offset", &h.posOffset}, {"negative_offset", &h.negOffset}} {
+		if a := col(f.name); a != nil {
+			if *f.dst, err = newInt64Col(src.Column(f.name), a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  **listCol
+	}{{"positive_counts", &h.posCounts}, {"negative_counts", &h.negCounts}} {
+		if a := col(f.name); a != nil {
+			if *f.dst, err = newListCol(src.Column(f.name), a, false); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return h, nil
 }
 
-func (h *histCols) read(i int) (histPoint, error) {
+// readExp reads the exponential columns of row i.
+func (h *histCols) readExp(i int, hp *histPoint) error {
+	if h.scale == nil || !h.scale.valid(i) {
+		return fmt.Errorf("exponential histogram has no scale")
+	}
+	e := &hist.Exponential{Count: hp.count, Sum: hp.sum, Min: hp.min, Max: hp.max, HasMinMax: hp.hasMinMax}
+	sc := h.scale.get(i)
+	if sc < -10 || sc > 20 {
+		return fmt.Errorf("exponential histogram scale %d is outside [-10, 20]", sc)
+	}
+	e.Scale = int32(sc)
+	if h.zeroCount != nil && h.zeroCount.valid(i) {
+		z := h.zeroCount.get(i)
+		if z < 0 {
+			return fmt.Errorf("exponential histogram zero_count %d is negative", z)
+		}
+		e.ZeroCount = uint64(z)
+	}
+	read := func(off *int64Col, counts *listCol, dst *hist.Buckets, name string) error {
+		if counts == nil || !counts.valid(i) {
+			return nil
+		}
+		c, ok := counts.uints(i)
+		if !ok {
+			return fmt.Errorf("exponential histogram %s_counts has a negative count", name)
+		}
+		dst.Counts = c
+		if off != nil && off.valid(i) {
+			o := off.get(i)
+			if o < math.MinInt32 || o > math.MaxInt32 {
+				return fmt.Errorf("exponential histogram %s_offset %d is out of range", name, o)
+			}
+			dst.Offset = int32(o)
+		}
+		return nil
+	}
+	if err := read(h.posOffset, h.posCounts, &e.Positive, "positive"); err != nil {
+		return err
+	}
+	if err := read(h.negOffset, h.negCounts, &e.Negative, "negative"); err != nil {
+		return err
+	}
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	hp.exp = e
+	return nil
+}
+
+func (h *histCols) read(i int, exponential bool) (histPoint, error) {
 	hp := histPoint{min: math.NaN(), max: math.NaN()}
 	c := h.count.get(i)
 	if c < 0 {
@@ -274,6 +348,9 @@ func (h *histCols) read(i int) (histPoint, error) {
 	}
 	if h.bounds != nil && h.bounds.valid(i) {
 		hp.bounds = h.bounds.floats(i)
+	}
+	if exponential {
+		return hp, h.readExp(i, &hp)
 	}
 	if h.counts != nil && h.counts.valid(i) {
 		var ok bool

@@ -3,6 +3,7 @@ package exec
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -254,6 +255,9 @@ func samePoint(a, b *point, hists []histPoint) bool {
 	}
 	if a.hist >= 0 && b.hist >= 0 {
 		ha, hb := &hists[a.hist], &hists[b.hist]
+		if ha.exp != nil || hb.exp != nil {
+			return ha.exp != nil && hb.exp != nil && reflect.DeepEqual(ha.exp, hb.exp)
+		}
 		return ha.count == hb.count && ha.sum == hb.sum && slices.Equal(ha.counts, hb.counts) && slices.Equal(ha.bounds, hb.bounds)
 	}
 	return true

@@ -27,6 +27,15 @@ type tp struct {
 	hsum    float64
 	bounds  []float64
 	buckets []int64
+	// exponential histogram
+	exp *expTP
+}
+
+type expTP struct {
+	scale  int32
+	zero   int64
+	offset int32
+	counts []int64
 }
 
 const testDay = "2026-11-01T"
@@ -60,6 +69,10 @@ func record(t *testing.T, dims []string, pts []tp) arrow.RecordBatch {
 		{Name: "sum", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 		{Name: "bounds", Type: arrow.ListOf(arrow.PrimitiveTypes.Float64), Nullable: true},
 		{Name: "bucket_counts", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true},
+		{Name: "scale", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "zero_count", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "positive_offset", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "positive_counts", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true},
 	}
 	for _, d := range dims {
 		fields = append(fields, arrow.Field{Name: d, Type: strDict, Nullable: true})
@@ -81,7 +94,21 @@ func record(t *testing.T, dims []string, pts []tp) arrow.RecordBatch {
 		if err := b.Field(3).(*array.BinaryDictionaryBuilder).AppendString(p.metric); err != nil {
 			t.Fatal(err)
 		}
-		if p.null || p.bounds != nil {
+		if p.exp != nil {
+			b.Field(4).AppendNull()
+			b.Field(5).(*array.Int64Builder).Append(p.hcount)
+			b.Field(6).(*array.Float64Builder).Append(p.hsum)
+			b.Field(7).AppendNull()
+			b.Field(8).AppendNull()
+			b.Field(9).(*array.Int32Builder).Append(p.exp.scale)
+			b.Field(10).(*array.Int64Builder).Append(p.exp.zero)
+			b.Field(11).(*array.Int32Builder).Append(p.exp.offset)
+			lb := b.Field(12).(*array.ListBuilder)
+			lb.Append(true)
+			for _, x := range p.exp.counts {
+				lb.ValueBuilder().(*array.Int64Builder).Append(x)
+			}
+		} else if p.null || p.bounds != nil {
 			b.Field(4).AppendNull()
 		} else {
 			b.Field(4).(*array.Float64Builder).Append(p.value)
@@ -99,8 +126,13 @@ func record(t *testing.T, dims []string, pts []tp) arrow.RecordBatch {
 			for _, x := range p.buckets {
 				cb.ValueBuilder().(*array.Int64Builder).Append(x)
 			}
-		} else {
+		} else if p.exp == nil {
 			for f := 5; f <= 8; f++ {
+				b.Field(f).AppendNull()
+			}
+		}
+		if p.exp == nil {
+			for f := 9; f <= 12; f++ {
 				b.Field(f).AppendNull()
 			}
 		}
@@ -109,7 +141,7 @@ func record(t *testing.T, dims []string, pts []tp) arrow.RecordBatch {
 			if i < len(p.dims) {
 				v = p.dims[i]
 			}
-			if err := b.Field(9 + i).(*array.BinaryDictionaryBuilder).AppendString(v); err != nil {
+			if err := b.Field(13 + i).(*array.BinaryDictionaryBuilder).AppendString(v); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -42,6 +42,20 @@ aggregations:
     window: 1m
     group_by: [tenant]
     functions: [count, sum, buckets, p50]
+  - name: expo
+    metric: expo
+    type: exponential_histogram
+    temporality: delta
+    window: 1m
+    group_by: [tenant]
+    functions: [count, sum, buckets]
+  - name: expo_cum
+    metric: expo_cum
+    type: exponential_histogram
+    temporality: cumulative
+    window: 1m
+    group_by: [tenant]
+    functions: [count, sum, buckets]
 `
 
 // want is an expected row: "window dims | fn=value ..." compared by rowString.
@@ -58,6 +72,9 @@ func rowString(r Rollup) []string {
 		}
 		if row.Hist != nil {
 			fmt.Fprintf(&b, " buckets=%v/%v", row.Hist.Bounds, row.Hist.Counts)
+		}
+		if row.Exp != nil {
+			fmt.Fprintf(&b, " exp=s%d z%d +%d%v", row.Exp.Scale, row.Exp.ZeroCount, row.Exp.PositiveOffset, row.Exp.PositiveCounts)
 		}
 		out = append(out, b.String())
 	}
@@ -179,6 +196,24 @@ func TestSemanticsWorkedExamples(t *testing.T) {
 				{time: "12:00:20", metric: "latency", dims: []string{"t1", "b2"}, hcount: 2, hsum: 30, bounds: []float64{1, 10}, buckets: []int64{0, 1, 1}},
 			},
 			want: []string{"12:00 t1 samples=2 count=6 sum=50 p50=" + fmtFloat(5.5) + " buckets=[1 10]/[1 4 1]"},
+		},
+		{
+			name: "exponential histogram: merge downscales to the common scale",
+			agg:  "expo", from: "12:00:00", to: "12:01:00",
+			pts: []tp{
+				{time: "12:00:10", metric: "expo", dims: []string{"t1", "b1"}, hcount: 3, hsum: 5, exp: &expTP{scale: 1, offset: 0, counts: []int64{1, 2}}},
+				{time: "12:00:20", metric: "expo", dims: []string{"t1", "b2"}, hcount: 5, hsum: 10, exp: &expTP{scale: 0, zero: 1, offset: 1, counts: []int64{4}}},
+			},
+			want: []string{"12:00 t1 samples=2 count=8 sum=15 exp=s0 z1 +0[3 4]"},
+		},
+		{
+			name: "exponential histogram: cumulative points become deltas",
+			agg:  "expo_cum", from: "12:00:00", to: "12:01:00",
+			pts: []tp{
+				{time: "11:59:50", metric: "expo_cum", dims: []string{"t1", "b1"}, start: S, hcount: 3, hsum: 5, exp: &expTP{scale: 0, offset: 0, counts: []int64{1, 2}}},
+				{time: "12:00:10", metric: "expo_cum", dims: []string{"t1", "b1"}, start: S, hcount: 6, hsum: 9, exp: &expTP{scale: 0, offset: 0, counts: []int64{2, 4}}},
+			},
+			want: []string{"12:00 t1 samples=1 count=3 sum=4 exp=s0 z0 +0[1 2]"},
 		},
 	}
 	for _, tc := range cases {
