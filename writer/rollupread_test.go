@@ -64,7 +64,11 @@ func TestDecodeRollupRoundTrip(t *testing.T) {
 				t.Fatalf("%d rows, want %d", len(got.Rows), len(ro.Rows))
 			}
 			for i := range ro.Rows {
-				if !sameRow(&got.Rows[i], &ro.Rows[i]) {
+				want := ro.Rows[i]
+				if !ro.Agg.Has(specs.FnCount) {
+					want.Count = 0 // no count column is written
+				}
+				if !sameRow(&got.Rows[i], &want) {
 					t.Errorf("row %d = %+v, want %+v", i, got.Rows[i], ro.Rows[i])
 				}
 			}
