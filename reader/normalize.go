@@ -12,8 +12,7 @@ import (
 
 // normalize turns the decoded chunks of one column into the column's canonical type.
 // Arrays already in the canonical type are passed through without copying.
-func normalize(ch *arrow.Chunked, col *Column, mem memory.Allocator) (arrow.Array, error) {
-	chunks := ch.Chunks()
+func normalize(chunks []arrow.Array, col *Column, mem memory.Allocator) (arrow.Array, error) {
 	switch col.kind {
 	case kindString:
 		return toDictString(chunks, mem)
@@ -263,9 +262,16 @@ func toList(a arrow.Array, k kind, mem memory.Allocator) (arrow.Array, error) {
 // A single chunk already in that type is passed through.
 func toDictString(chunks []arrow.Array, mem memory.Allocator) (arrow.Array, error) {
 	want := kindString.outputType()
-	if len(chunks) == 1 && arrow.TypeEqual(chunks[0].DataType(), want) {
+	same := true
+	for _, c := range chunks {
+		same = same && arrow.TypeEqual(c.DataType(), want)
+	}
+	switch {
+	case same && len(chunks) == 1:
 		chunks[0].Retain()
 		return chunks[0], nil
+	case same && len(chunks) > 1:
+		return array.Concatenate(chunks, mem) // unifies the batches' dictionaries
 	}
 	b := array.NewDictionaryBuilder(mem, want.(*arrow.DictionaryType)).(*array.BinaryDictionaryBuilder)
 	defer b.Release()

@@ -138,17 +138,20 @@ func (f *File) ReadRowGroup(ctx context.Context, cols *Columns, rg int, mem memo
 		return nil, err
 	}
 
-	var tbl arrow.Table
+	var columns [][]arrow.Array // per decoded field: its batches
 	if len(leafOrder) > 0 {
 		var err error
-		tbl, err = f.decode(ctx, src, rg, nrows, leafOrder, stringLeaves, mem)
+		columns, err = f.decode(ctx, src, rg, nrows, leafOrder, stringLeaves, mem)
 		if err != nil {
 			return nil, err
 		}
-		defer tbl.Release()
-		if tbl.NumRows() != nrows {
-			return nil, f.corrupt("row group %d decoded to %d rows but its metadata says %d", rg, tbl.NumRows(), nrows)
-		}
+		defer func() {
+			for _, c := range columns {
+				for _, a := range c {
+					a.Release()
+				}
+			}
+		}()
 	}
 
 	out := make([]arrow.Array, 0, len(cols.cols))
@@ -163,7 +166,7 @@ func (f *File) ReadRowGroup(ctx context.Context, cols *Columns, rg int, mem memo
 			arr = array.MakeArrayOfNull(mem, col.Type, int(nrows))
 		} else {
 			var err error
-			arr, err = normalize(tbl.Column(seenField[col.Field]).Data(), &col, mem)
+			arr, err = normalize(columns[seenField[col.Field]], &col, mem)
 			if err != nil {
 				release()
 				return nil, fmt.Errorf("read %s row group %d: column %q (contract column %q): %w", f.Obj.Key, rg, col.Physical, col.Name, err)
@@ -209,12 +212,26 @@ func (f *File) prefetch(ctx context.Context, rgm *metadata.RowGroupMetaData, rg 
 	return nil
 }
 
-// decode runs arrow's Parquet decoder over the prefetched chunks. Strings are read
-// as dictionaries. A decoder panic on a hostile page is turned into an error.
-func (f *File) decode(ctx context.Context, src *chunkSource, rg int, nrows int64, leafOrder []int, stringLeaves map[int]bool, mem memory.Allocator) (tbl arrow.Table, err error) {
+// maxBatchRows bounds the rows decoded per batch, so the decoder's allocations follow
+// the data actually decoded, never a row count declared by the footer.
+var maxBatchRows int64 = 1 << 20
+
+// decode runs arrow's Parquet decoder over the prefetched chunks and returns, per
+// decoded field (in the order of leafOrder's fields), its record batches' arrays.
+// Strings are read as dictionaries. A decoder panic on a hostile page is an error.
+func (f *File) decode(ctx context.Context, src *chunkSource, rg int, nrows int64, leafOrder []int, stringLeaves map[int]bool, mem memory.Allocator) (columns [][]arrow.Array, err error) {
+	release := func() {
+		for _, c := range columns {
+			for _, a := range c {
+				a.Release()
+			}
+		}
+		columns = nil
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			tbl, err = nil, f.corrupt("row group %d cannot be decoded: %v", rg, r)
+			release()
+			err = f.corrupt("row group %d cannot be decoded: %v", rg, r)
 		}
 	}()
 	props := parquet.NewReaderProperties(mem)
@@ -226,7 +243,7 @@ func (f *File) decode(ctx context.Context, src *chunkSource, rg int, nrows int64
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", f.Obj.Key, err)
 	}
-	aprops := pqarrow.ArrowReadProperties{BatchSize: max(nrows, 1)}
+	aprops := pqarrow.ArrowReadProperties{BatchSize: min(max(nrows, 1), maxBatchRows)}
 	for leaf := range stringLeaves {
 		aprops.SetReadDict(leaf, true)
 	}
@@ -234,12 +251,34 @@ func (f *File) decode(ctx context.Context, src *chunkSource, rg int, nrows int64
 	if err != nil {
 		return nil, f.corrupt("schema cannot be mapped to Arrow: %v", err)
 	}
-	tbl, err = fr.ReadRowGroups(ctx, leafOrder, []int{rg})
+	rr, err := fr.GetRecordReader(ctx, leafOrder, []int{rg})
 	if err != nil {
+		return nil, f.corrupt("row group %d cannot be decoded: %v", rg, err)
+	}
+	defer rr.Release()
+	columns = make([][]arrow.Array, rr.Schema().NumFields())
+	var rows int64
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		rows += rec.NumRows()
+		for i, c := range rec.Columns() {
+			c.Retain()
+			columns[i] = append(columns[i], c)
+		}
+		if rows > nrows {
+			break
+		}
+	}
+	if err := rr.Err(); err != nil {
+		release()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("%w %s: row group %d cannot be decoded: %v", ErrCorrupt, f.Obj.Key, rg, err)
 	}
-	return tbl, nil
+	if rows != nrows {
+		release()
+		return nil, f.corrupt("row group %d decoded to %d rows but its metadata says %d", rg, rows, nrows)
+	}
+	return columns, nil
 }
