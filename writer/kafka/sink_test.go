@@ -377,7 +377,8 @@ func TestKafkaBrokerRestart(t *testing.T) {
 }
 
 // TestKafkaRateLimit publishes about 2 MiB at 400 KiB/s: the measured rate must stay
-// within 10% of the limit (it may be lower on a slow machine, not higher).
+// stay within 10% above the limit. It may be lower on a loaded machine; only a rate
+// under a quarter of the limit (a limiter that over-throttles) fails.
 func TestKafkaRateLimit(t *testing.T) {
 	const rate = 400 << 10
 	f := newKafkaFixture(t, 1000)
@@ -397,7 +398,7 @@ func TestKafkaRateLimit(t *testing.T) {
 	if got > 1.1*rate {
 		t.Errorf("sent %.0f B/s, more than 10%% over the %d B/s limit", got, rate)
 	}
-	if got < 0.5*rate {
-		t.Errorf("sent %.0f B/s, less than half the %d B/s limit: the limiter throttles too hard", got, rate)
+	if got < 0.25*rate {
+		t.Errorf("sent %.0f B/s, less than a quarter of the %d B/s limit: the limiter throttles too hard", got, rate)
 	}
 }
