@@ -93,10 +93,12 @@ type DecodeError struct {
 	Err       error
 }
 
+// Error names the record (or task) and what is wrong.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("decode record %s/%d@%d: %s: %v", e.Topic, e.Partition, e.Offset, e.Field, e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Decode reads a record written under the contract of docs/kafka-records.md (by tally

@@ -76,10 +76,12 @@ type CommitUnknownError struct {
 	Err    error
 }
 
+// Error names the record (or task) and what is wrong.
 func (e *CommitUnknownError) Error() string {
 	return fmt.Sprintf("task %s: commit outcome unknown (pending marker written; run Recover before republishing): %v", e.TaskID, e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *CommitUnknownError) Unwrap() error { return e.Err }
 
 // Sink publishes rollups to Kafka, one transaction per task. It is safe for concurrent
