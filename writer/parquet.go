@@ -66,11 +66,12 @@ type FileMeta struct {
 var rowGroupRows = RowGroupRows
 
 // column is one output column: its Arrow field, whether Parquet dictionary-encodes
-// it, and how a row fills it.
+// it, and how rows fill it (column by column, so each builder is asserted once).
 type column struct {
-	field  arrow.Field
-	dict   bool
-	append func(b array.Builder, r *exec.Row) error
+	field arrow.Field
+	dict  bool
+	// fill appends one value per row; row errors name the row as first+index.
+	fill func(b array.Builder, rows []exec.Row, first int) error
 }
 
 var timestampMS = &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}
@@ -113,59 +114,80 @@ func rollupColumns(agg *specs.Aggregation, version string) ([]column, error) {
 		case i < 2: // window_start, window_end
 			c = column{field: arrow.Field{Name: name, Type: timestampMS}, dict: true}
 			end := name == "window_end"
-			c.append = func(b array.Builder, r *exec.Row) error {
-				v := r.WindowStart
-				if end {
-					v = r.WindowEnd
+			c.fill = func(b array.Builder, rows []exec.Row, _ int) error {
+				tb := b.(*array.TimestampBuilder)
+				for k := range rows {
+					v := rows[k].WindowStart
+					if end {
+						v = rows[k].WindowEnd
+					}
+					tb.UnsafeAppend(arrow.Timestamp(v))
 				}
-				b.(*array.TimestampBuilder).Append(arrow.Timestamp(v))
 				return nil
 			}
 		case i < 2+len(agg.GroupBy):
 			d := dimIndex[name]
 			c = column{field: arrow.Field{Name: name, Type: arrow.BinaryTypes.String}, dict: true}
-			c.append = func(b array.Builder, r *exec.Row) error {
-				b.(*array.StringBuilder).Append(r.Dims[d])
+			c.fill = func(b array.Builder, rows []exec.Row, _ int) error {
+				sb := b.(*array.StringBuilder)
+				for k := range rows {
+					sb.Append(rows[k].Dims[d])
+				}
 				return nil
 			}
 		case name == specs.FnCount:
 			c = column{field: arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64}}
-			c.append = func(b array.Builder, r *exec.Row) error {
-				b.(*array.Int64Builder).Append(r.Count)
+			c.fill = func(b array.Builder, rows []exec.Row, _ int) error {
+				ib := b.(*array.Int64Builder)
+				for k := range rows {
+					ib.UnsafeAppend(rows[k].Count)
+				}
 				return nil
 			}
 		case name == "samples":
 			c = column{field: arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64}}
-			c.append = func(b array.Builder, r *exec.Row) error {
-				b.(*array.Int64Builder).Append(r.Samples)
+			c.fill = func(b array.Builder, rows []exec.Row, _ int) error {
+				ib := b.(*array.Int64Builder)
+				for k := range rows {
+					ib.UnsafeAppend(rows[k].Samples)
+				}
 				return nil
 			}
 		case name == "spec_version":
 			c = column{field: arrow.Field{Name: name, Type: arrow.BinaryTypes.String}, dict: true}
-			c.append = func(b array.Builder, _ *exec.Row) error {
-				b.(*array.StringBuilder).Append(version)
+			c.fill = func(b array.Builder, rows []exec.Row, _ int) error {
+				sb := b.(*array.StringBuilder)
+				for range rows {
+					sb.Append(version)
+				}
 				return nil
 			}
 		case name == specs.FnSketch:
 			c = column{field: arrow.Field{Name: name, Type: arrow.BinaryTypes.Binary, Nullable: true}}
-			c.append = func(b array.Builder, r *exec.Row) error {
-				if r.Sketch == nil {
-					b.AppendNull()
-				} else {
-					b.(*array.BinaryBuilder).Append(r.Sketch)
+			c.fill = func(b array.Builder, rows []exec.Row, _ int) error {
+				bb := b.(*array.BinaryBuilder)
+				for k := range rows {
+					if rows[k].Sketch == nil {
+						bb.AppendNull()
+					} else {
+						bb.Append(rows[k].Sketch)
+					}
 				}
 				return nil
 			}
 		case name == "bucket_bounds" && agg.Type == specs.TypeHistogram:
 			c = column{field: arrow.Field{Name: name, Type: arrow.ListOfNonNullable(arrow.PrimitiveTypes.Float64), Nullable: true}}
-			c.append = func(b array.Builder, r *exec.Row) error {
+			c.fill = func(b array.Builder, rows []exec.Row, _ int) error {
 				lb := b.(*array.ListBuilder)
-				if r.Hist == nil {
-					lb.AppendNull()
-					return nil
+				vb := lb.ValueBuilder().(*array.Float64Builder)
+				for k := range rows {
+					if rows[k].Hist == nil {
+						lb.AppendNull()
+						continue
+					}
+					lb.Append(true)
+					vb.AppendValues(rows[k].Hist.Bounds, nil)
 				}
-				lb.Append(true)
-				lb.ValueBuilder().(*array.Float64Builder).AppendValues(r.Hist.Bounds, nil)
 				return nil
 			}
 		case name == "bucket_counts" && agg.Type == specs.TypeHistogram:
@@ -186,12 +208,15 @@ func rollupColumns(agg *specs.Aggregation, version string) ([]column, error) {
 				return nil, fmt.Errorf("aggregation %s: output column %q has no known type (not a dimension, count, samples, sketch, bucket or value function)", agg.Name, name)
 			}
 			c = column{field: arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64, Nullable: true}}
-			c.append = func(b array.Builder, r *exec.Row) error {
-				v := r.Values[vi]
-				if math.IsNaN(v) {
-					b.AppendNull()
-				} else {
-					b.(*array.Float64Builder).Append(v)
+			c.fill = func(b array.Builder, rows []exec.Row, _ int) error {
+				fb := b.(*array.Float64Builder)
+				for k := range rows {
+					// NaN is exec's "unknown" (docs/rollup-format.md): it becomes null.
+					if v := rows[k].Values[vi]; math.IsNaN(v) {
+						fb.AppendNull()
+					} else {
+						fb.UnsafeAppend(v)
+					}
 				}
 				return nil
 			}
@@ -203,20 +228,23 @@ func rollupColumns(agg *specs.Aggregation, version string) ([]column, error) {
 
 func uintListColumn(name string, get func(*exec.Row) ([]uint64, bool)) column {
 	c := column{field: arrow.Field{Name: name, Type: arrow.ListOfNonNullable(arrow.PrimitiveTypes.Int64), Nullable: true}}
-	c.append = func(b array.Builder, r *exec.Row) error {
+	c.fill = func(b array.Builder, rows []exec.Row, first int) error {
 		lb := b.(*array.ListBuilder)
-		counts, ok := get(r)
-		if !ok {
-			lb.AppendNull()
-			return nil
-		}
-		lb.Append(true)
 		vb := lb.ValueBuilder().(*array.Int64Builder)
-		for _, n := range counts {
-			if n > math.MaxInt64 {
-				return fmt.Errorf("column %s: bucket count %d does not fit int64", name, n)
+		for k := range rows {
+			counts, ok := get(&rows[k])
+			if !ok {
+				lb.AppendNull()
+				continue
 			}
-			vb.Append(int64(n))
+			lb.Append(true)
+			vb.Reserve(len(counts))
+			for _, n := range counts {
+				if n > math.MaxInt64 {
+					return fmt.Errorf("row %d, column %s: bucket count %d does not fit int64", first+k, name, n)
+				}
+				vb.UnsafeAppend(int64(n))
+			}
 		}
 		return nil
 	}
@@ -231,32 +259,40 @@ func expColumn(name string) (column, error) {
 	switch name {
 	case "exp_scale", "exp_positive_offset", "exp_negative_offset":
 		c = nullable(arrow.PrimitiveTypes.Int32)
-		c.append = func(b array.Builder, r *exec.Row) error {
-			if r.Exp == nil {
-				b.AppendNull()
-				return nil
+		c.fill = func(b array.Builder, rows []exec.Row, _ int) error {
+			ib := b.(*array.Int32Builder)
+			for k := range rows {
+				e := rows[k].Exp
+				if e == nil {
+					ib.AppendNull()
+					continue
+				}
+				v := e.Scale
+				switch name {
+				case "exp_positive_offset":
+					v = e.PositiveOffset
+				case "exp_negative_offset":
+					v = e.NegativeOffset
+				}
+				ib.Append(v)
 			}
-			v := r.Exp.Scale
-			switch name {
-			case "exp_positive_offset":
-				v = r.Exp.PositiveOffset
-			case "exp_negative_offset":
-				v = r.Exp.NegativeOffset
-			}
-			b.(*array.Int32Builder).Append(v)
 			return nil
 		}
 	case "exp_zero_count":
 		c = nullable(arrow.PrimitiveTypes.Int64)
-		c.append = func(b array.Builder, r *exec.Row) error {
-			if r.Exp == nil {
-				b.AppendNull()
-				return nil
+		c.fill = func(b array.Builder, rows []exec.Row, first int) error {
+			ib := b.(*array.Int64Builder)
+			for k := range rows {
+				e := rows[k].Exp
+				if e == nil {
+					ib.AppendNull()
+					continue
+				}
+				if e.ZeroCount > math.MaxInt64 {
+					return fmt.Errorf("row %d, column %s: zero count %d does not fit int64", first+k, name, e.ZeroCount)
+				}
+				ib.Append(int64(e.ZeroCount))
 			}
-			if r.Exp.ZeroCount > math.MaxInt64 {
-				return fmt.Errorf("column %s: zero count %d does not fit int64", name, r.Exp.ZeroCount)
-			}
-			b.(*array.Int64Builder).Append(int64(r.Exp.ZeroCount))
 			return nil
 		}
 	case "exp_positive_counts", "exp_negative_counts":
@@ -348,11 +384,9 @@ func EncodeRollup(r exec.Rollup, meta FileMeta) ([]byte, error) {
 	for start := 0; start < len(r.Rows); start += rowGroupRows {
 		end := min(start+rowGroupRows, len(r.Rows))
 		rb.Reserve(end - start)
-		for i := start; i < end; i++ {
-			for j, c := range cols {
-				if err := c.append(rb.Field(j), &r.Rows[i]); err != nil {
-					return nil, fmt.Errorf("encode rollup of %s, row %d: %w", agg.Name, i, err)
-				}
+		for j, c := range cols {
+			if err := c.fill(rb.Field(j), r.Rows[start:end], start); err != nil {
+				return nil, fmt.Errorf("encode rollup of %s: %w", agg.Name, err)
 			}
 		}
 		rec := rb.NewRecordBatch()
