@@ -50,6 +50,7 @@ func subcommands() []*cobra.Command {
 		newBackfillCmd(),
 		newStatusCmd(),
 		newDemoCmd(),
+		newRollupCmd(),
 	}
 }
 
