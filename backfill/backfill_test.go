@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/tallyhq/tally/backfill"
 	"github.com/tallyhq/tally/gen"
 	"github.com/tallyhq/tally/reader"
@@ -158,4 +157,3 @@ func TestRerunSkipsCommittedTasks(t *testing.T) {
 	}
 	sameTree(t, "rerun", tree(t, out, true), before)
 }
-

@@ -376,4 +376,3 @@ func (c *fileCache) close() {
 		}
 	}
 }
-
