@@ -30,17 +30,20 @@ import (
 // Stats summarizes a generated lake.
 type Stats struct {
 	// Files, Rows and Bytes written (Rows includes duplicate copies).
-	Files int
-	Rows  int64
-	Bytes int64
+	Files int   `json:"files"`
+	Rows  int64 `json:"rows"`
+	Bytes int64 `json:"bytes"`
 	// Series is the number of series of the fleet.
-	Series int
+	Series int `json:"series"`
 	// Duplicates is the number of extra copies written.
-	Duplicates int64
+	Duplicates int64 `json:"duplicates"`
 	// NaNs, Late, Resets and OutOfOrder count points (duplicate copies excluded)
 	// with a NaN or +Inf value, a late ingest_time, the first point of a counter
 	// epoch, and a displaced position in their file.
-	NaNs, Late, Resets, OutOfOrder int64
+	NaNs       int64 `json:"nans"`
+	Late       int64 `json:"late"`
+	Resets     int64 `json:"resets"`
+	OutOfOrder int64 `json:"out_of_order"`
 }
 
 func (s *Stats) add(o Stats) {
@@ -209,6 +212,7 @@ func (w *fileWriter) write(ctx context.Context, bucket *blob.Bucket, spec fileSp
 			return st, err
 		}
 		n := 0
+		rb.b.Reserve(limit)
 		for n < limit && rows.next(&r) {
 			rb.append(&r)
 			st.count(&r)
