@@ -135,4 +135,3 @@ func TestReadObjectErrorsNameTheObject(t *testing.T) {
 		t.Fatalf("error %v does not name %s", err, key)
 	}
 }
-
