@@ -77,6 +77,7 @@ type AggStats struct {
 
 // Stats are the run-summary counters of a Compute call, per aggregation name.
 type Stats struct {
+	// PerAggregation holds the counters of each aggregation, by name.
 	PerAggregation map[string]AggStats
 }
 
