@@ -35,14 +35,21 @@ const maxIDLen = 200
 
 // RollupKey is the object key of one tenant's rollup of agg for one task:
 //
-//	tenant=<tenant>/<aggregation>/dt=<YYYY-MM-DD of taskStart, UTC>/<aggregation>-<spec version>-<taskID>.parquet
+//	tenant=<tenant>/<aggregation>/dt=<YYYY-MM-DD of taskStart, UTC>/<aggregation>-<spec version>-<task>.parquet
 //
-// The tenant is escaped with EscapeTenant. The key depends only on its arguments, so
-// a rerun of the same task with the same spec version overwrites the same object.
+// The tenant is escaped with EscapeTenant; <task> is the task ID with every '=' written
+// as '~' (FileTaskID), because engines that discover Hive partitions (DuckDB, Spark)
+// read any name=value path segment, the file name included, as a partition. The key
+// depends only on its arguments, so a rerun of the same task with the same spec
+// version overwrites the same object.
 func RollupKey(agg *specs.Aggregation, tenant, taskID string, taskStart time.Time) string {
 	return TenantPrefix + EscapeTenant(tenant) + "/" + agg.Name + "/dt=" + taskStart.UTC().Format(time.DateOnly) +
-		"/" + agg.Name + "-" + agg.Version + "-" + taskID + RollupExt
+		"/" + agg.Name + "-" + agg.Version + "-" + FileTaskID(taskID) + RollupExt
 }
+
+// FileTaskID is how a task ID appears in rollup file names: '=' becomes '~'. Task IDs
+// cannot hold '~' (CheckID), so the mapping is one-to-one.
+func FileTaskID(taskID string) string { return strings.ReplaceAll(taskID, "=", "~") }
 
 // RollupRef is what a rollup key says about its object.
 type RollupRef struct {
@@ -79,11 +86,11 @@ func ParseRollupKey(key string) (RollupRef, bool) {
 	}
 	// Spec versions are hex hashes without '-', so the first '-' ends the version.
 	version, task, ok := strings.Cut(rest, "-")
-	if !ok || version == "" || task == "" {
+	if !ok || version == "" || task == "" || strings.Contains(task, "=") {
 		return r, false
 	}
-	r.SpecVersion, r.TaskID = version, task
-	return r, true
+	r.SpecVersion, r.TaskID = version, strings.ReplaceAll(task, "~", "=")
+	return r, CheckID("task", r.TaskID) == nil
 }
 
 // EscapeTenant makes a tenant value safe as one path segment, the way Hive and Spark
@@ -181,8 +188,9 @@ func PendingKey(taskID string) string { return PendingPrefix + taskID + ".json" 
 // RunSummaryKey is the key of a run's summary (LatestRun for the latest one).
 func RunSummaryKey(runID string) string { return RunsPrefix + runID + ".json" }
 
-// CheckID validates a task or run ID: 1 to 200 bytes of [A-Za-z0-9._+=-], not
-// starting with '.', so that it is one safe path segment on every store.
+// CheckID validates a task or run ID: 1 to 200 bytes of letters, digits and
+// . _ - + = %, not starting with '.', so that it is one safe path segment on every
+// store. (The planner writes tenant-shard IDs as …-tenant=<tenant, %XX-escaped>.)
 func CheckID(kind, id string) error {
 	if id == "" {
 		return fmt.Errorf("%s ID is empty", kind)
@@ -195,9 +203,9 @@ func CheckID(kind, id string) error {
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._+=-", c) >= 0
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._+=%-", c) >= 0
 		if !ok {
-			return fmt.Errorf("%s ID %q has the character %q; allowed are letters, digits and . _ + = -", kind, id, c)
+			return fmt.Errorf("%s ID %q has the character %q; allowed are letters, digits and . _ - + = %%", kind, id, c)
 		}
 	}
 	return nil
