@@ -289,6 +289,7 @@ func run(ctx context.Context, cfg Config) (*outcome, error) {
 				f.Explained, f.Explanation = true, ExplainedLate
 			}
 		}
+		f.HeatRow = rowLabel(f.Dims, cfg.Registry.Source.Tenant)
 		if f.Explained {
 			f.Severity /= 2 // explained findings rank below every unexplained one of the same size
 		}

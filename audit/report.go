@@ -63,6 +63,8 @@ type Finding struct {
 	// Diffs are the functions that differ between the batch and the stream's
 	// effective (latest) record.
 	Diffs []Diff `json:"diffs,omitempty"`
+	// HeatRow is the finding's row in the heat map (tenant/cluster).
+	HeatRow string `json:"heat_row"`
 	// Records are where the stream's records of the key are (in publish order).
 	Records []string `json:"records,omitempty"`
 	// Repairable is true when the stream's effective value is wrong or missing and

@@ -41,7 +41,7 @@ func heatMap(cfg *Config, aggs []*specs.Aggregation, findings []Finding) HeatMap
 	total := map[string]int{}
 	for i := range findings {
 		f := &findings[i]
-		label := rowLabel(f.Dims, cfg.Registry.Source.Tenant)
+		label := f.HeatRow
 		c := rows[label]
 		if c == nil {
 			c = &cell{u: make([]int, n), e: make([]int, n)}
