@@ -148,7 +148,7 @@ func (m *Manifest) Validate() error {
 }
 
 // Commit writes m as the task's manifest, after stamping its format, input
-// fingerprint and creation time. Call it only after every data object of the task is
+// fingerprint and creation time (the store's clock) and sorting its outputs and specs. Call it only after every data object of the task is
 // written: its presence is the task's commit. The write is atomic; a cancelled ctx
 // leaves the previous manifest (or none).
 func (s *Store) Commit(ctx context.Context, m *Manifest) error {
