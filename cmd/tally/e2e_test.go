@@ -266,7 +266,11 @@ func TestS3EndToEnd(t *testing.T) {
 			manifests++
 		}
 	}
-	if rollups == 0 || manifests != 2 {
-		t.Fatalf("S3 output has %d rollup files and %d manifests, want some and 2", rollups, manifests)
+	// Two hours of two tenants in single-tenant files: four tenant-sharded tasks.
+	if rollups == 0 || manifests != 4 {
+		t.Fatalf("S3 output has %d rollup files and %d manifests, want some and 4", rollups, manifests)
+	}
+	if o, err := tally(t, env, append([]string{"status", "--out", outURL}, rng...)...); err != nil || !strings.Contains(o, "4 committed, 0 missing, 0 stale") {
+		t.Fatalf("status on S3: %v\n%s", err, o)
 	}
 }
