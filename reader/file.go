@@ -20,6 +20,15 @@ import (
 // length is treated as a forged or corrupt object rather than allocated.
 const MaxFooterBytes = 16 << 20
 
+// Row counts are declared by the footer and drive the decoder's work: a few bytes of
+// run-length encoding can claim billions of values. A row group may declare at most
+// maxRowsPerByte rows per byte of its column chunks (real telemetry needs several bytes
+// per row), or minRowLimit rows, whichever is more.
+const (
+	maxRowsPerByte = 1024
+	minRowLimit    = 1 << 20
+)
+
 // footerTail is the fixed end of every Parquet file: a 4-byte little-endian
 // metadata length followed by the magic "PAR1".
 const footerTail = 8
@@ -169,6 +178,7 @@ func validateMetadata(meta *metadata.FileMetaData, dataEnd int64) error {
 			return fmt.Errorf("row group %d has %d column chunks but the schema has %d columns", i, len(rg.Columns), ncols)
 		}
 		rgm := meta.RowGroup(i)
+		var rgBytes int64
 		for c := 0; c < ncols; c++ {
 			if rg.Columns[c] == nil || rg.Columns[c].MetaData == nil {
 				return fmt.Errorf("row group %d column %d has no chunk metadata", i, c)
@@ -188,6 +198,11 @@ func validateMetadata(meta *metadata.FileMetaData, dataEnd int64) error {
 			if cc.NumValues() < 0 {
 				return fmt.Errorf("row group %d column %q has a negative value count", i, cc.PathInSchema().String())
 			}
+			rgBytes += length
+		}
+		if limit := max(minRowLimit, maxRowsPerByte*rgBytes); rg.NumRows > limit {
+			return fmt.Errorf("row group %d declares %d rows in %d bytes of column chunks, more than the %d rows per byte real data needs; the footer is forged or corrupt",
+				i, rg.NumRows, rgBytes, maxRowsPerByte)
 		}
 	}
 	if rows != meta.NumRows {

@@ -2,6 +2,7 @@ package reader_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
@@ -322,10 +324,26 @@ func TestHostileFiles(t *testing.T) {
 		}
 		return b
 	}
+	forgeRows := func(rows int64) []byte {
+		meta, err := metadata.NewFileMetaData(valid[len(valid)-8-metaLen:len(valid)-8], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta.RowGroups[0].NumRows, meta.NumRows = rows, rows
+		raw, err := meta.Serialize(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := append(append([]byte(nil), valid[:len(valid)-8-metaLen]...), raw...)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(raw)))
+		return append(b, "PAR1"...)
+	}
 	cases := []struct {
 		name string
 		data []byte
 	}{
+		{"row count forged to 2^40", forgeRows(1 << 40)},
+		{"row count forged negative", forgeRows(-5)},
 		{"empty", []byte{}},
 		{"tiny", []byte("PAR1")},
 		{"magic only", []byte("PAR1PAR1PAR1")},
@@ -371,8 +389,8 @@ func TestHostileFiles(t *testing.T) {
 			}
 		})
 	}
-	// The plain truncations and forged lengths must all be rejected.
-	for _, data := range [][]byte{valid[:len(valid)-1], forge(uint32(len(valid) * 2)), forge(math.MaxUint32), forge(0)} {
+	// The plain truncations, forged lengths and forged row counts must all be rejected.
+	for _, data := range [][]byte{valid[:len(valid)-1], forge(uint32(len(valid) * 2)), forge(math.MaxUint32), forge(0), forgeRows(1 << 40), forgeRows(-5)} {
 		b := memblob.OpenBucket(nil)
 		_ = b.WriteAll(ctx, "k", data, nil)
 		if _, err := reader.OpenFile(ctx, b, reader.Object{Key: "k", Size: int64(len(data))}); err == nil {
