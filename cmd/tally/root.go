@@ -51,6 +51,8 @@ func subcommands() []*cobra.Command {
 		newStatusCmd(),
 		newDemoCmd(),
 		newRollupCmd(),
+		newAuditCmd(),
+		newRepairCmd(),
 	}
 }
 
