@@ -15,7 +15,7 @@ func ExampleRollupKey() {
 	fmt.Println(writer.RollupKey(agg, "team/a", "20261101T0000Z-20261101T0100Z-tenant=team%2Fa", start))
 	// Output:
 	// tenant=acme/broker_cpu_5m/dt=2026-11-01/broker_cpu_5m-3f9c0a1b2c4d-20261101T0000Z-20261101T0100Z-all.parquet
-	// tenant=team%2Fa/broker_cpu_5m/dt=2026-11-01/broker_cpu_5m-3f9c0a1b2c4d-20261101T0000Z-20261101T0100Z-tenant~team%2Fa.parquet
+	// tenant=team%2Fa/broker_cpu_5m/dt=2026-11-01/broker_cpu_5m-3f9c0a1b2c4d-20261101T0000Z-20261101T0100Z-tenant=team%2Fa.parquet
 }
 
 func ExampleCommitted() {

@@ -35,21 +35,14 @@ const maxIDLen = 200
 
 // RollupKey is the object key of one tenant's rollup of agg for one task:
 //
-//	tenant=<tenant>/<aggregation>/dt=<YYYY-MM-DD of taskStart, UTC>/<aggregation>-<spec version>-<task>.parquet
+//	tenant=<tenant>/<aggregation>/dt=<YYYY-MM-DD of taskStart, UTC>/<aggregation>-<spec version>-<taskID>.parquet
 //
-// The tenant is escaped with EscapeTenant; <task> is the task ID with every '=' written
-// as '~' (FileTaskID), because engines that discover Hive partitions (DuckDB, Spark)
-// read any name=value path segment, the file name included, as a partition. The key
-// depends only on its arguments, so a rerun of the same task with the same spec
-// version overwrites the same object.
+// The tenant is escaped with EscapeTenant. The key depends only on its arguments, so
+// a rerun of the same task with the same spec version overwrites the same object.
 func RollupKey(agg *specs.Aggregation, tenant, taskID string, taskStart time.Time) string {
 	return TenantPrefix + EscapeTenant(tenant) + "/" + agg.Name + "/dt=" + taskStart.UTC().Format(time.DateOnly) +
-		"/" + agg.Name + "-" + agg.Version + "-" + FileTaskID(taskID) + RollupExt
+		"/" + agg.Name + "-" + agg.Version + "-" + taskID + RollupExt
 }
-
-// FileTaskID is how a task ID appears in rollup file names: '=' becomes '~'. Task IDs
-// cannot hold '~' (CheckID), so the mapping is one-to-one.
-func FileTaskID(taskID string) string { return strings.ReplaceAll(taskID, "=", "~") }
 
 // RollupRef is what a rollup key says about its object.
 type RollupRef struct {
@@ -86,10 +79,10 @@ func ParseRollupKey(key string) (RollupRef, bool) {
 	}
 	// Spec versions are hex hashes without '-', so the first '-' ends the version.
 	version, task, ok := strings.Cut(rest, "-")
-	if !ok || version == "" || task == "" || strings.Contains(task, "=") {
+	if !ok || version == "" || task == "" {
 		return r, false
 	}
-	r.SpecVersion, r.TaskID = version, strings.ReplaceAll(task, "~", "=")
+	r.SpecVersion, r.TaskID = version, task
 	return r, CheckID("task", r.TaskID) == nil
 }
 
