@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ type Manifest struct {
 	Specs []SpecRef `json:"specs"`
 	// Outputs are the rollup files of the task, sorted by key.
 	Outputs []OutputObject `json:"outputs"`
+	// Sinks are the outputs the task produced: SinkParquet, SinkKafka. A rerun that
+	// wants a sink the commit lacks (Kafka added to a run) does not skip the task.
+	Sinks []string `json:"sinks,omitempty"`
 	// Kafka lists the records the task published, per topic partition.
 	Kafka []KafkaRange `json:"kafka,omitempty"`
 	// Stats are the task's counters (rows_in, points, dropped_nonfinite, …).
@@ -80,6 +84,12 @@ type KafkaRange struct {
 	Records     int64  `json:"records"`
 }
 
+// Sink names recorded in Manifest.Sinks and asked for by Task.Sinks.
+const (
+	SinkParquet = "parquet"
+	SinkKafka   = "kafka"
+)
+
 // Task is what the skip decision needs of a planned task.
 type Task struct {
 	ID     string
@@ -87,6 +97,9 @@ type Task struct {
 	To     time.Time
 	Shard  string
 	Inputs []Input
+	// Sinks are the outputs this run produces for the task; a commit that lacks one of
+	// them is not skipped. Empty means no check.
+	Sinks []string
 }
 
 // Fingerprint is a hex SHA-256 of inputs that does not depend on their order: each
@@ -157,6 +170,7 @@ func (s *Store) Commit(ctx context.Context, m *Manifest) error {
 	m.InputFingerprint = Fingerprint(m.Inputs)
 	sort.Slice(m.Outputs, func(a, b int) bool { return m.Outputs[a].Key < m.Outputs[b].Key })
 	sort.Slice(m.Specs, func(a, b int) bool { return m.Specs[a].Name < m.Specs[b].Name })
+	slices.Sort(m.Sinks)
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("commit task %s: invalid manifest: %w", m.TaskID, err)
 	}
@@ -269,6 +283,11 @@ func Committed(m *Manifest, task Task, specVersions map[string]string) (skip boo
 	if m.Shard != task.Shard {
 		return false, fmt.Sprintf("shard changed: committed %q, planned %q", m.Shard, task.Shard)
 	}
+	for _, want := range task.Sinks {
+		if !slices.Contains(m.Sinks, want) {
+			return false, fmt.Sprintf("the committed run did not produce %s output (it produced %s)", want, formatSinks(m.Sinks))
+		}
+	}
 	if why := specChanges(m.Specs, specVersions); why != "" {
 		return false, why
 	}
@@ -331,6 +350,13 @@ func inputChanges(committed, planned []Input) string {
 		}
 	}
 	return summarize(changes)
+}
+
+func formatSinks(s []string) string {
+	if len(s) == 0 {
+		return "none recorded"
+	}
+	return strings.Join(s, ", ")
 }
 
 func summarize(changes []string) string {

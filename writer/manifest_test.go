@@ -59,6 +59,20 @@ func TestCommitted(t *testing.T) {
 			delete(sv, "mem")
 			return m
 		}, true, "same inputs"},
+		{"kafka wanted, committed without it", func(m *Manifest, task *Task, _ map[string]string) *Manifest {
+			m.Sinks = []string{SinkParquet}
+			task.Sinks = []string{SinkParquet, SinkKafka}
+			return m
+		}, false, "did not produce kafka output (it produced parquet)"},
+		{"kafka committed, not wanted now", func(m *Manifest, task *Task, _ map[string]string) *Manifest {
+			m.Sinks = []string{SinkKafka, SinkParquet}
+			task.Sinks = []string{SinkParquet}
+			return m
+		}, true, "same inputs"},
+		{"sinks not recorded", func(m *Manifest, task *Task, _ map[string]string) *Manifest {
+			task.Sinks = []string{SinkParquet}
+			return m
+		}, false, "none recorded"},
 		{"time slice changed", func(m *Manifest, task *Task, _ map[string]string) *Manifest {
 			task.To = task.To.Add(time.Hour)
 			return m

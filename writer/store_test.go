@@ -93,6 +93,7 @@ func testManifest(t testing.TB, outs []OutputObject) *Manifest {
 		RunID: "run-1", TallyVersion: "test",
 		Inputs:  []Input{{Key: "dt=2026-11-01/hour=00/a.parquet", Size: 100, ETag: `"e1"`, RowGroups: []int{0, 1}}},
 		Outputs: outs,
+		Sinks:   []string{SinkKafka, SinkParquet},
 		Kafka:   []KafkaRange{{Topic: "tally.bytes_in_5m", Partition: 3, FirstOffset: 10, LastOffset: 12, Records: 2}},
 		Stats:   map[string]int64{"rows_in": 1000, "dropped_nonfinite": 2},
 	}
