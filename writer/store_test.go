@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -596,4 +597,37 @@ func mustJSON(t *testing.T, m *Manifest) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// A failed object write fails WriteRollups with the object's key, and no writer
+// goroutine outlives the call.
+func TestWriteRollupsFailureNamesTheObject(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenStore(ctx, "file://"+filepath.ToSlash(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	agg := testAgg(t, "broker_cpu_1m")
+	bad := RollupKey(agg, "globex", testTaskID, taskStart)
+	// A directory where the file should go makes its write fail.
+	if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(bad), "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	_, err = s.WriteRollups(ctx, testRollups(t), testMeta())
+	if err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("err = %v, want one naming %s", err, bad)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after WriteRollups, %d before", n, before)
+	}
+	if _, err := s.ReadManifest(ctx, testTaskID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a manifest exists after a failed write: %v", err)
+	}
 }
