@@ -153,8 +153,12 @@ func (m *Manifest) Validate() error {
 		seen[s.Name] = true
 	}
 	for i, o := range m.Outputs {
-		if _, ok := ParseRollupKey(o.Key); !ok {
+		ref, ok := ParseRollupKey(o.Key)
+		switch {
+		case !ok:
 			errs = append(errs, fmt.Errorf("outputs[%d]: key %q is not a rollup key", i, o.Key))
+		case ref.TaskID != m.TaskID:
+			errs = append(errs, fmt.Errorf("outputs[%d]: key %q belongs to task %s", i, o.Key, ref.TaskID))
 		}
 	}
 	return errors.Join(errs...)

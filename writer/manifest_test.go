@@ -147,6 +147,7 @@ func TestDecodeManifestRejects(t *testing.T) {
 		{"bad task ID", strings.Replace(valid, `"t1"`, `"../t1"`, 1), "task_id"},
 		{"empty range", strings.Replace(valid, `01:00:00Z`, `00:00:00Z`, 1), "is not before"},
 		{"foreign output key", strings.Replace(valid, `}`, `,"outputs":[{"key":"x/y.parquet"}]}`, 1), "not a rollup key"},
+		{"output of another task", strings.Replace(valid, `}`, `,"outputs":[{"key":"tenant=a/agg/dt=2026-11-01/agg-v1-t2.parquet"}]}`, 1), "belongs to task t2"},
 		{"duplicate spec", strings.Replace(valid, `}`, `,"specs":[{"name":"a","version":"1"},{"name":"a","version":"2"}]}`, 1), "appears twice"},
 		{"wrong type", strings.Replace(valid, `"t1"`, `7`, 1), "not a tally manifest"},
 	}
