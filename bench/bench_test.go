@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyhq/tally/bench/tallyrun"
 	"github.com/tallyhq/tally/gen"
 )
 
@@ -23,7 +24,11 @@ func testRunner(t *testing.T) *Runner {
 	if err != nil {
 		t.Fatalf("the Polars engine is part of this suite and cannot run: %v", err)
 	}
-	return &Runner{Work: t.TempDir(), Threads: 2, Short: true, Python: py}
+	bin, err := BuildTallyRun(context.Background(), "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Runner{Work: t.TempDir(), Threads: 2, Short: true, Python: py, TallyRun: bin}
 }
 
 // TestEnginesAgree runs every engine on the tiny version of every workload, each in
@@ -32,9 +37,9 @@ func testRunner(t *testing.T) *Runner {
 func TestEnginesAgree(t *testing.T) {
 	r := testRunner(t)
 	ctx := context.Background()
-	for _, w := range Workloads(true) {
+	for _, w := range tallyrun.Workloads(true) {
 		t.Run(w.Name, func(t *testing.T) {
-			st, err := EnsureLake(ctx, &w, r.Work)
+			st, err := tallyrun.EnsureLake(ctx, &w, r.Work)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +155,7 @@ aggregations:
 func TestDuckDBOracle(t *testing.T) {
 	ctx := context.Background()
 	from := time.Date(2026, 11, 3, 1, 0, 0, 0, time.UTC)
-	w := Workload{
+	w := tallyrun.Workload{
 		Name: "oracle",
 		Gen: gen.Config{
 			From: from.Add(-15 * time.Minute), To: from.Add(2 * time.Hour),
@@ -162,7 +167,7 @@ func TestDuckDBOracle(t *testing.T) {
 		Registry: oracleRegistry, From: from, To: from.Add(2 * time.Hour),
 	}
 	work := t.TempDir()
-	st, err := EnsureLake(ctx, &w, work)
+	st, err := tallyrun.EnsureLake(ctx, &w, work)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +179,7 @@ func TestDuckDBOracle(t *testing.T) {
 		t.Fatal(err)
 	}
 	tallyOut := filepath.Join(work, "out", "tally")
-	if _, err := RunTally(ctx, reg, w.LakeDir(work), w.From, w.To, 2, tallyOut); err != nil {
+	if _, err := tallyrun.RunTally(ctx, reg, w.LakeDir(work), w.From, w.To, 2, tallyOut); err != nil {
 		t.Fatal(err)
 	}
 	duckOut := filepath.Join(work, "out", "duckdb")
@@ -187,7 +192,7 @@ func TestDuckDBOracle(t *testing.T) {
 	}
 	for _, a := range reg.Aggregations {
 		t.Run(a.Name, func(t *testing.T) {
-			tf, err := TallyOutputs(tallyOut, a.Name)
+			tf, err := tallyrun.TallyOutputs(tallyOut, a.Name)
 			if err != nil {
 				t.Fatal(err)
 			}

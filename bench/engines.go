@@ -8,42 +8,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/tallyhq/tally/bench/tallyrun"
 )
 
 // Engines, as named in reports and on the command line.
 const (
-	EngineTally  = "tally"
+	EngineTally  = tallyrun.EngineTally
+	EngineDecode = tallyrun.EngineDecode
 	EngineDuckDB = "duckdb"
 	EnginePolars = "polars"
-	// EngineDecode is tally's reader alone: every row group decoded, nothing else.
-	EngineDecode = "tally-decode"
 )
 
-// childEnv carries a ChildSpec to a re-executed process.
-const childEnv = "TALLYBENCH_CHILD"
-
-// ChildSpec is one engine run in its own process, so that its peak RSS is its own.
-type ChildSpec struct {
-	Engine   string `json:"engine"`
-	Workload string `json:"workload"`
-	Short    bool   `json:"short"`
-	Work     string `json:"work"`
-	Threads  int    `json:"threads"`
-	Out      string `json:"out"`
-}
-
-// FindWorkload returns the named workload.
-func FindWorkload(name string, short bool) (*Workload, error) {
-	for _, w := range Workloads(short) {
-		if w.Name == name {
-			return &w, nil
-		}
-	}
-	return nil, fmt.Errorf("no workload named %q", name)
-}
-
 // NewJobFor describes workload w's job for the peer engines.
-func NewJobFor(w *Workload, work string, threads int, out string) (*Job, error) {
+func NewJobFor(w *tallyrun.Workload, work string, threads int, out string) (*Job, error) {
 	reg, err := w.ParseRegistry()
 	if err != nil {
 		return nil, err
@@ -51,124 +29,111 @@ func NewJobFor(w *Workload, work string, threads int, out string) (*Job, error) 
 	return NewJob(reg, w.LakeDir(work), w.From.UnixMilli(), w.To.UnixMilli(), threads, out)
 }
 
-// RunInProcess runs tally, DuckDB or the decode-only reader in this process and
-// reports the job's wall time.
-func RunInProcess(ctx context.Context, s ChildSpec) (ChildReport, error) {
-	w, err := FindWorkload(s.Workload, s.Short)
-	if err != nil {
-		return ChildReport{}, err
+// runDuckDBChild is a DuckDB run inside a child process.
+func runDuckDBChild(ctx context.Context, s tallyrun.ChildSpec) (tallyrun.ChildReport, error) {
+	if s.Engine != EngineDuckDB {
+		return tallyrun.ChildReport{}, fmt.Errorf("engine %q is not run by tallybench (tally runs in tallyrun)", s.Engine)
 	}
-	reg, err := w.ParseRegistry()
+	w, err := tallyrun.FindWorkload(s.Workload, s.Short)
 	if err != nil {
-		return ChildReport{}, err
+		return tallyrun.ChildReport{}, err
 	}
-	var rep ChildReport
+	j, err := NewJobFor(w, s.Work, s.Threads, s.Out)
+	if err != nil {
+		return tallyrun.ChildReport{}, err
+	}
 	began := time.Now()
-	switch s.Engine {
-	case EngineTally:
-		sum, err := RunTally(ctx, reg, w.LakeDir(s.Work), w.From, w.To, s.Threads, s.Out)
-		if err != nil {
-			return rep, fmt.Errorf("tally on %s: %w", w.Name, err)
-		}
-		rep.Rows = sum.RowsIn
-	case EngineDuckDB:
-		j, err := NewJobFor(w, s.Work, s.Threads, s.Out)
-		if err != nil {
-			return rep, err
-		}
-		began = time.Now()
-		if err := RunDuckDB(ctx, j); err != nil {
-			return rep, err
-		}
-	case EngineDecode:
-		if rep.Rows, err = DecodeOnly(ctx, reg, w.LakeDir(s.Work), s.Threads); err != nil {
-			return rep, err
-		}
-	default:
-		return rep, fmt.Errorf("engine %q does not run in process", s.Engine)
+	if err := RunDuckDB(ctx, j); err != nil {
+		return tallyrun.ChildReport{}, err
 	}
-	rep.Seconds = time.Since(began).Seconds()
-	return rep, nil
+	return tallyrun.ChildReport{Seconds: time.Since(began).Seconds(), MaxRSSBytes: tallyrun.PeakRSS()}, nil
 }
 
-// MaybeChild runs the engine described by the TALLYBENCH_CHILD environment variable,
-// prints its report as JSON and exits, when the variable is set; otherwise it returns.
-// Call it first in main (or TestMain).
-func MaybeChild() {
-	raw := os.Getenv(childEnv)
-	if raw == "" {
-		return
-	}
-	var s ChildSpec
-	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", childEnv, err)
-		os.Exit(2)
-	}
-	rep, err := RunInProcess(context.Background(), s)
+// MaybeChild runs the DuckDB run described by the TALLYBENCH_CHILD environment
+// variable and exits, when it is set. Call it first in main (or TestMain).
+func MaybeChild() { tallyrun.ServeChild(runDuckDBChild) }
+
+// BuildTallyRun builds cmd/tallyrun (tally's side, linking no peer engine) into
+// work/bin and returns its path.
+func BuildTallyRun(ctx context.Context, work string) (string, error) {
+	bin, err := filepath.Abs(filepath.Join(work, "bin", "tallyrun"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return "", err
 	}
-	data, _ := json.Marshal(rep)
-	fmt.Println(string(data))
-	os.Exit(0)
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/tallyhq/tally/bench/cmd/tallyrun").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build tallyrun: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // Runner runs engines on workloads, each run in its own process.
 type Runner struct {
-	// Work is the folder of lakes, outputs and the Python environment.
+	// Work is the folder of lakes and outputs.
 	Work string
 	// Threads is the thread count every engine gets.
 	Threads int
 	// Short selects the tiny workloads.
 	Short bool
+	// TallyRun is the tallyrun binary (BuildTallyRun); required for tally and its decode floor.
+	TallyRun string
 	// Python is the interpreter with Polars (EnsurePolars); required for EnginePolars.
 	Python string
 }
 
 // OutDir is where an engine writes a workload's output.
-func (r *Runner) OutDir(w *Workload, engine string) string {
+func (r *Runner) OutDir(w *tallyrun.Workload, engine string) string {
 	return filepath.Join(r.Work, "out", w.Name, engine)
 }
 
 // Run runs one engine once on w in a child process, after emptying its output folder.
-func (r *Runner) Run(ctx context.Context, w *Workload, engine string) (ChildReport, error) {
+func (r *Runner) Run(ctx context.Context, w *tallyrun.Workload, engine string) (tallyrun.ChildReport, error) {
 	out := r.OutDir(w, engine)
 	if err := os.RemoveAll(out); err != nil {
-		return ChildReport{}, err
+		return tallyrun.ChildReport{}, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return ChildReport{}, err
+		return tallyrun.ChildReport{}, err
 	}
-	if engine == EnginePolars {
+	var exe string
+	switch engine {
+	case EnginePolars:
 		if r.Python == "" {
-			return ChildReport{}, fmt.Errorf("polars engine: no Python interpreter (EnsurePolars)")
+			return tallyrun.ChildReport{}, fmt.Errorf("polars engine: no Python interpreter (EnsurePolars)")
 		}
 		j, err := NewJobFor(w, r.Work, r.Threads, out)
 		if err != nil {
-			return ChildReport{}, err
+			return tallyrun.ChildReport{}, err
 		}
 		return RunPolars(ctx, r.Python, j, filepath.Join(r.Work, "polars-job-"+w.Name))
+	case EngineTally, EngineDecode:
+		if r.TallyRun == "" {
+			return tallyrun.ChildReport{}, fmt.Errorf("%s: no tallyrun binary (BuildTallyRun)", engine)
+		}
+		exe = r.TallyRun
+	case EngineDuckDB:
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return tallyrun.ChildReport{}, err
+		}
+	default:
+		return tallyrun.ChildReport{}, fmt.Errorf("unknown engine %q: want %s, %s, %s or %s", engine, EngineTally, EngineDecode, EngineDuckDB, EnginePolars)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return ChildReport{}, err
-	}
-	spec, _ := json.Marshal(ChildSpec{Engine: engine, Workload: w.Name, Short: r.Short, Work: r.Work, Threads: r.Threads, Out: out})
+	spec, _ := json.Marshal(tallyrun.ChildSpec{Engine: engine, Workload: w.Name, Short: r.Short, Work: r.Work, Threads: r.Threads, Out: out})
 	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(spec), fmt.Sprintf("GOMAXPROCS=%d", r.Threads))
+	cmd.Env = append(os.Environ(), tallyrun.ChildEnv+"="+string(spec), fmt.Sprintf("GOMAXPROCS=%d", r.Threads))
 	return runChild(cmd)
 }
 
 // Check compares every aggregation of engine's output on w with tally's output
 // (which must have been produced first). It returns nil or a *Mismatch.
-func (r *Runner) Check(ctx context.Context, w *Workload, engine string) error {
+func (r *Runner) Check(ctx context.Context, w *tallyrun.Workload, engine string) error {
 	reg, err := w.ParseRegistry()
 	if err != nil {
 		return err
 	}
 	for _, a := range reg.Aggregations {
-		tf, err := TallyOutputs(r.OutDir(w, EngineTally), a.Name)
+		tf, err := tallyrun.TallyOutputs(r.OutDir(w, EngineTally), a.Name)
 		if err != nil {
 			return err
 		}

@@ -2,11 +2,8 @@ package bench
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
+	"github.com/tallyhq/tally/bench/tallyrun"
 	"github.com/tallyhq/tally/specs"
 )
 
@@ -57,7 +54,7 @@ var supportedFunctions = map[string]bool{
 
 // NewJob describes reg's work over [from, to) (epoch ms) on the lake under lakeDir.
 func NewJob(reg *specs.Registry, lakeDir string, fromMS, toMS int64, threads int, outDir string) (*Job, error) {
-	files, err := LakeFiles(lakeDir)
+	files, err := tallyrun.LakeFiles(lakeDir)
 	if err != nil {
 		return nil, err
 	}
@@ -90,30 +87,4 @@ func NewJob(reg *specs.Registry, lakeDir string, fromMS, toMS int64, threads int
 		j.Aggregations = append(j.Aggregations, ja)
 	}
 	return j, nil
-}
-
-// LakeFiles lists the Parquet files under dir, sorted.
-func LakeFiles(dir string) ([]string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	var files []string
-	err = filepath.WalkDir(abs, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && strings.HasSuffix(p, ".parquet") {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list lake %s: %w", dir, err)
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("lake %s has no Parquet files: generate it first", dir)
-	}
-	sort.Strings(files)
-	return files, nil
 }

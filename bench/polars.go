@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/tallyhq/tally/bench/tallyrun"
 )
 
 // PolarsVersion is the Polars release the harness installs and measures.
@@ -75,37 +77,29 @@ func PolarsCommand(ctx context.Context, python string, j *Job, dir string) (*exe
 }
 
 // RunPolars computes the job with Polars in a child process and returns its report.
-func RunPolars(ctx context.Context, python string, j *Job, dir string) (ChildReport, error) {
+func RunPolars(ctx context.Context, python string, j *Job, dir string) (tallyrun.ChildReport, error) {
 	cmd, err := PolarsCommand(ctx, python, j, dir)
 	if err != nil {
-		return ChildReport{}, err
+		return tallyrun.ChildReport{}, err
 	}
 	return runChild(cmd)
 }
 
-// ChildReport is what one engine run in its own process reports.
-type ChildReport struct {
-	// Seconds is the job's wall time measured inside the process (start-up excluded).
-	Seconds float64 `json:"seconds"`
-	// Rows is the number of raw rows the engine reports having read (tally, decode).
-	Rows int64 `json:"rows,omitempty"`
-	// MaxRSSBytes is the child's peak resident set size (getrusage).
-	MaxRSSBytes int64 `json:"-"`
-}
-
 // runChild runs cmd, parses the JSON line it prints last and adds its peak RSS.
-func runChild(cmd *exec.Cmd) (ChildReport, error) {
+func runChild(cmd *exec.Cmd) (tallyrun.ChildReport, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return ChildReport{}, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, tail(stderr.String(), 4000))
+		return tallyrun.ChildReport{}, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, tail(stderr.String(), 4000))
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var rep ChildReport
+	var rep tallyrun.ChildReport
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
-		return ChildReport{}, fmt.Errorf("%s: no report on stdout (%v): %q", strings.Join(cmd.Args, " "), err, tail(stdout.String(), 400))
+		return tallyrun.ChildReport{}, fmt.Errorf("%s: no report on stdout (%v): %q", strings.Join(cmd.Args, " "), err, tail(stdout.String(), 400))
 	}
-	rep.MaxRSSBytes = maxRSS(cmd.ProcessState)
+	if rep.MaxRSSBytes == 0 {
+		rep.MaxRSSBytes = tallyrun.MaxRSS(cmd.ProcessState)
+	}
 	return rep, nil
 }
 

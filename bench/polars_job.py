@@ -162,4 +162,10 @@ def compute(job, agg):
 began = time.perf_counter()
 for a in job["aggregations"]:
     compute(job, a)
-print(json.dumps({"seconds": time.perf_counter() - began, "polars": pl.__version__}))
+seconds = time.perf_counter() - began
+hwm = 0
+with open("/proc/self/status") as status:
+    for line in status:
+        if line.startswith("VmHWM:"):
+            hwm = int(line.split()[1]) * 1024
+print(json.dumps({"seconds": seconds, "max_rss_bytes": hwm, "polars": pl.__version__}))

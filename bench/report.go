@@ -13,13 +13,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tallyhq/tally/bench/tallyrun"
 	"github.com/tallyhq/tally/gen"
 )
 
 // EngineResult is every run of one engine on one workload.
 type EngineResult struct {
 	Engine string
-	Runs   []ChildReport
+	Runs   []tallyrun.ChildReport
 	// Mismatch is set when the engine's output differs from tally's: it is then never timed.
 	Mismatch error
 	// Err is set when the engine failed to run.
@@ -28,15 +29,15 @@ type EngineResult struct {
 
 // MedianSeconds is the median wall time of the runs.
 func (e *EngineResult) MedianSeconds() float64 {
-	return median(e.Runs, func(r ChildReport) float64 { return r.Seconds })
+	return median(e.Runs, func(r tallyrun.ChildReport) float64 { return r.Seconds })
 }
 
 // MedianRSS is the median peak RSS of the runs, in bytes.
 func (e *EngineResult) MedianRSS() float64 {
-	return median(e.Runs, func(r ChildReport) float64 { return float64(r.MaxRSSBytes) })
+	return median(e.Runs, func(r tallyrun.ChildReport) float64 { return float64(r.MaxRSSBytes) })
 }
 
-func median(runs []ChildReport, f func(ChildReport) float64) float64 {
+func median(runs []tallyrun.ChildReport, f func(tallyrun.ChildReport) float64) float64 {
 	if len(runs) == 0 {
 		return 0
 	}
@@ -53,7 +54,7 @@ func median(runs []ChildReport, f func(ChildReport) float64) float64 {
 
 // WorkloadResult is one workload's benchmark.
 type WorkloadResult struct {
-	Workload   *Workload
+	Workload   *tallyrun.Workload
 	Lake       gen.Stats
 	Engines    []*EngineResult // tally first, then the decode floor, then the peers
 	LoadBefore string
@@ -86,8 +87,8 @@ func LoadAvg() string {
 // Bench runs every engine `runs` times on w, interleaved (one run of each engine per
 // round, so that load from other work spreads evenly), after checking each peer's first
 // output against tally's. A peer whose output differs is reported and never timed.
-func (r *Runner) Bench(ctx context.Context, w *Workload, engines []string, runs int, logf func(string, ...any)) (*WorkloadResult, error) {
-	st, err := EnsureLake(ctx, w, r.Work)
+func (r *Runner) Bench(ctx context.Context, w *tallyrun.Workload, engines []string, runs int, logf func(string, ...any)) (*WorkloadResult, error) {
+	st, err := tallyrun.EnsureLake(ctx, w, r.Work)
 	if err != nil {
 		return nil, err
 	}

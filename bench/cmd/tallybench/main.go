@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/bench"
+	"github.com/tallyhq/tally/bench/tallyrun"
 )
 
 func main() {
@@ -41,6 +42,10 @@ func run() error {
 	started := time.Now()
 	peers := strings.Split(*engines, ",")
 	r := &bench.Runner{Work: *work, Threads: *threads, Short: *short}
+	var err error
+	if r.TallyRun, err = bench.BuildTallyRun(ctx, *work); err != nil {
+		return err
+	}
 	meta := bench.ReportMeta{Command: "make bench", Threads: *threads, Runs: *runs, Started: started}
 	for _, p := range peers {
 		if p == bench.EnginePolars {
@@ -66,7 +71,7 @@ func run() error {
 	}
 	var results []*bench.WorkloadResult
 	for _, name := range strings.Split(*only, ",") {
-		w, err := bench.FindWorkload(strings.TrimSpace(name), *short)
+		w, err := tallyrun.FindWorkload(strings.TrimSpace(name), *short)
 		if err != nil {
 			return err
 		}

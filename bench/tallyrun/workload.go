@@ -1,13 +1,8 @@
-// Package bench measures tally against other engines (DuckDB, Polars) on generated
-// lakes and checks, before any time counts, that every engine computes the same
-// rollups. It is its own Go module so that the tool itself never links DuckDB.
-//
-// The same job is expressed once per engine: tally's backfill (backfill.Run), a DuckDB
-// SQL statement per aggregation (sql.go) and a Polars lazy query per aggregation
-// (polars_job.py). All three follow docs/semantics.md: duplicates count once, NaN and
-// nulls are dropped, cumulative counters become increases with the staleness and reset
-// rules, looking back before the range for predecessors.
-package bench
+// Package tallyrun is tally's side of the benchmark: the workloads and their lakes,
+// tally's whole backfill job and its decode-only floor, and the child-process protocol
+// that measures one run's wall time and peak RSS. It links no peer engine, so a tally
+// run's resident set is tally's own.
+package tallyrun
 
 import (
 	"context"
