@@ -28,8 +28,9 @@ type exitCoder interface{ ExitCode() int }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
+	code := exitCode(ctx, err) // before stop(), which cancels ctx
 	stop()
-	os.Exit(exitCode(ctx, err))
+	os.Exit(code)
 }
 
 func exitCode(ctx context.Context, err error) int {
