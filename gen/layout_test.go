@@ -292,3 +292,74 @@ func TestProgressCountsEveryRow(t *testing.T) {
 		t.Fatalf("ExpectedRows %d, written %d less %d duplicates", exp, st.Rows, st.Duplicates)
 	}
 }
+
+// TestRowGroupStatistics: the min/max statistics of every row group are exactly
+// those of its rows, empty strings included, so readers can prune on them.
+func TestRowGroupStatistics(t *testing.T) {
+	cfg := small(2 * time.Hour)
+	cfg.RowGroupRows = 97
+	b, _ := generateMem(t, cfg)
+	strCols := map[string]func(Point) string{
+		ColMetric: func(p Point) string { return p.Metric }, ColType: func(p Point) string { return p.Type },
+		ColTenant: func(p Point) string { return p.Tenant }, ColCluster: func(p Point) string { return p.Cluster },
+		ColBroker: func(p Point) string { return p.Broker }, ColTopic: func(p Point) string { return p.Topic },
+		ColRequestType: func(p Point) string { return p.RequestType },
+	}
+	for key, data := range objects(t, b) {
+		rows := decodeFile(t, cfg, key, data)
+		md := openParquet(t, data).MetaData()
+		start := 0
+		for g := 0; g < md.NumRowGroups(); g++ {
+			rg := md.RowGroup(g)
+			part := rows[start : start+int(rg.NumRows())]
+			start += int(rg.NumRows())
+			for c := 0; c < rg.NumColumns(); c++ {
+				cc, _ := rg.ColumnChunk(c)
+				name := cc.PathInSchema().String()
+				st, err := cc.Statistics()
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch s := st.(type) {
+				case *metadata.ByteArrayStatistics:
+					get, ok := strCols[name]
+					if !ok {
+						continue
+					}
+					lo, hi := get(part[0]), get(part[0])
+					for _, p := range part {
+						lo, hi = min(lo, get(p)), max(hi, get(p))
+					}
+					if string(s.Min()) != lo || string(s.Max()) != hi {
+						t.Fatalf("%s rg %d %s: statistics [%q, %q], rows [%q, %q]", key, g, name, s.Min(), s.Max(), lo, hi)
+					}
+				case *metadata.Int64Statistics:
+					if name != ColTime {
+						continue
+					}
+					lo, hi := part[0].Time, part[0].Time
+					for _, p := range part {
+						lo, hi = minTime(lo, p.Time), maxTime(hi, p.Time)
+					}
+					if s.Min() != lo.UnixMilli() || s.Max() != hi.UnixMilli() {
+						t.Fatalf("%s rg %d time: statistics [%d, %d], rows [%s, %s]", key, g, s.Min(), s.Max(), lo, hi)
+					}
+				}
+			}
+		}
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

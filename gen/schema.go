@@ -120,7 +120,7 @@ func arrowSchema(c *Config) *arrow.Schema {
 	f := func(contract string, typ arrow.DataType, nullable bool) arrow.Field {
 		return arrow.Field{Name: c.physical(contract), Type: typ, Nullable: nullable}
 	}
-	str := arrow.BinaryTypes.String
+	str := stringDictType // written as UTF-8 BYTE_ARRAY with dictionary encoding
 	f64 := arrow.PrimitiveTypes.Float64
 	fields := []arrow.Field{
 		f(ColTime, tt, false),
@@ -133,8 +133,8 @@ func arrowSchema(c *Config) *arrow.Schema {
 		f(ColTenant, str, false),
 		f(ColCluster, str, false),
 		f(ColBroker, str, false),
-		f(ColTopic, str, false),
-		f(ColRequestType, str, false),
+		f(ColTopic, arrow.BinaryTypes.String, false),
+		f(ColRequestType, arrow.BinaryTypes.String, false),
 		f(ColCount, arrow.PrimitiveTypes.Int64, true),
 		f(ColSum, f64, true),
 		f(ColMin, f64, true),

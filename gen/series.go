@@ -109,9 +109,10 @@ type seriesDesc struct {
 	rt                                              int8  // index into RequestTypes, -1 when not per request type
 	tenant                                          int32
 	tenantName, cluster, broker, topic, requestType string
-	key                                             string // metric|tenant|cluster|broker|topic|request_type
-	hash                                            uint64 // of key and seed: every draw starts here
-	phase                                           int64  // ns after each interval boundary at which the series reports
+	key                                             string               // metric|tenant|cluster|broker|topic|request_type
+	sid                                             [numStringCols]int32 // ids of the string column values in fleet.strs; -1 is null
+	hash                                            uint64               // of key and seed: every draw starts here
+	phase                                           int64                // ns after each interval boundary at which the series reports
 	// Model parameters drawn once per series.
 	a, b, c float64
 	rate    int64 // counter increment per interval (mean)
@@ -122,6 +123,8 @@ type seriesDesc struct {
 // fleet is the immutable series table of a configuration.
 type fleet struct {
 	series []seriesDesc
+	// strs holds the distinct values of each string column (stringCols order).
+	strs [numStringCols][]string
 	// order lists series indexes sorted by (phase, idx): the row order within an interval.
 	order []int32
 	// byFile[k] is order restricted to the tenants of file k.
@@ -136,6 +139,22 @@ func newFleet(c *Config) *fleet {
 	slots := uint64(int64(c.Interval) / res)
 	seedHash := mix64(uint64(c.Seed) ^ 0x6a09e667f3bcc908)
 	metrics := c.metricSet()
+	ids := [numStringCols]map[string]int32{}
+	intern := func(col int, v string) int32 {
+		if v == "" && stringCols[col] == iTemporality {
+			return -1
+		}
+		if ids[col] == nil {
+			ids[col] = map[string]int32{}
+		}
+		id, ok := ids[col][v]
+		if !ok {
+			id = int32(len(f.strs[col]))
+			ids[col][v] = id
+			f.strs[col] = append(f.strs[col], v)
+		}
+		return id
+	}
 	for t := 0; t < c.Tenants; t++ {
 		tn := tenantName(t)
 		for cl := 0; cl < c.ClustersPerTenant; cl++ {
@@ -151,6 +170,9 @@ func newFleet(c *Config) *fleet {
 						}
 						if rt >= 0 {
 							s.requestType = RequestTypes[rt]
+						}
+						for j, v := range [numStringCols]string{d.name, d.typ, d.temporality, tn, cn, bn} {
+							s.sid[j] = intern(j, v)
 						}
 						s.key = d.name + "|" + tn + "|" + cn + "|" + bn + "|" + topic + "|" + s.requestType
 						h := fnv.New64a()

@@ -12,7 +12,6 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -197,7 +196,7 @@ type fileWriter struct {
 // write streams one file, one row group at a time. A file without rows is not created.
 func (w *fileWriter) write(ctx context.Context, bucket *blob.Bucket, spec fileSpec) (st Stats, err error) {
 	rows := w.g.newFileRows(spec)
-	rb := newRecordBuilder(w.schema, w.g.cfg.TimeUnit)
+	rb := newRecordBuilder(w.schema, w.g)
 	defer rb.release()
 	var out *object
 	defer func() {
@@ -212,7 +211,6 @@ func (w *fileWriter) write(ctx context.Context, bucket *blob.Bucket, spec fileSp
 			return st, err
 		}
 		n := 0
-		rb.b.Reserve(limit)
 		for n < limit && rows.next(&r) {
 			rb.append(&r)
 			st.count(&r)
@@ -226,7 +224,7 @@ func (w *fileWriter) write(ctx context.Context, bucket *blob.Bucket, spec fileSp
 				return st, err
 			}
 		}
-		rec := rb.b.NewRecordBatch()
+		rec := rb.newRecord(n)
 		err = out.fw.Write(rec)
 		rec.Release()
 		if err != nil {
@@ -303,131 +301,4 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// recordBuilder appends rows to Arrow builders of the written schema.
-type recordBuilder struct {
-	b                        *array.RecordBuilder
-	time, start, ingest      timeColumn
-	metric, typ, temporality *array.StringBuilder
-	monotonic                *array.BooleanBuilder
-	value, sum, min, max     *array.Float64Builder
-	tenant, cluster, broker  *array.StringBuilder
-	topic, requestType       *array.StringBuilder
-	count                    *array.Int64Builder
-	bounds, bucketCounts     *array.ListBuilder
-	boundValues              *array.Float64Builder
-	bucketValues             *array.Int64Builder
-}
-
-func newRecordBuilder(schema *arrow.Schema, unit string) *recordBuilder {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	div := int64(storageUnit(unit))
-	tc := func(i int) timeColumn {
-		tb := timeColumn{div: div}
-		switch x := b.Field(i).(type) {
-		case *array.TimestampBuilder:
-			tb.ts = x
-		case *array.Int64Builder:
-			tb.i64 = x
-		}
-		return tb
-	}
-	r := &recordBuilder{
-		b:    b,
-		time: tc(iTime), start: tc(iStartTime), ingest: tc(iIngestTime),
-		metric:       b.Field(iMetric).(*array.StringBuilder),
-		typ:          b.Field(iType).(*array.StringBuilder),
-		temporality:  b.Field(iTemporality).(*array.StringBuilder),
-		monotonic:    b.Field(iMonotonic).(*array.BooleanBuilder),
-		value:        b.Field(iValue).(*array.Float64Builder),
-		tenant:       b.Field(iTenant).(*array.StringBuilder),
-		cluster:      b.Field(iCluster).(*array.StringBuilder),
-		broker:       b.Field(iBroker).(*array.StringBuilder),
-		topic:        b.Field(iTopic).(*array.StringBuilder),
-		requestType:  b.Field(iRequestType).(*array.StringBuilder),
-		count:        b.Field(iCount).(*array.Int64Builder),
-		sum:          b.Field(iSum).(*array.Float64Builder),
-		min:          b.Field(iMin).(*array.Float64Builder),
-		max:          b.Field(iMax).(*array.Float64Builder),
-		bounds:       b.Field(iBounds).(*array.ListBuilder),
-		bucketCounts: b.Field(iBucketCounts).(*array.ListBuilder),
-	}
-	r.boundValues = r.bounds.ValueBuilder().(*array.Float64Builder)
-	r.bucketValues = r.bucketCounts.ValueBuilder().(*array.Int64Builder)
-	return r
-}
-
-func (b *recordBuilder) release() { b.b.Release() }
-
-func (b *recordBuilder) append(r *row) {
-	s := r.s
-	d := &metricDefs[s.metric]
-	b.time.append(r.t)
-	if r.hasStart {
-		b.start.append(r.start)
-	} else {
-		b.start.appendNull()
-	}
-	b.metric.Append(d.name)
-	b.typ.Append(d.typ)
-	if d.temporality != "" {
-		b.temporality.Append(d.temporality)
-	} else {
-		b.temporality.AppendNull()
-	}
-	if d.typ == TypeSum {
-		b.monotonic.Append(d.monotonic)
-	} else {
-		b.monotonic.AppendNull()
-	}
-	b.tenant.Append(s.tenantName)
-	b.cluster.Append(s.cluster)
-	b.broker.Append(s.broker)
-	b.topic.Append(s.topic)
-	b.requestType.Append(s.requestType)
-	if d.typ == TypeHistogram {
-		h := &r.hist
-		b.value.AppendNull()
-		b.count.Append(h.count)
-		b.sum.Append(h.sum)
-		b.min.Append(h.min)
-		b.max.Append(h.max)
-		b.bounds.Append(true)
-		b.boundValues.AppendValues(latencyBounds, nil)
-		b.bucketCounts.Append(true)
-		b.bucketValues.AppendValues(h.buckets[:], nil)
-	} else {
-		b.value.Append(r.value)
-		b.count.AppendNull()
-		b.sum.AppendNull()
-		b.min.AppendNull()
-		b.max.AppendNull()
-		b.bounds.AppendNull()
-		b.bucketCounts.AppendNull()
-	}
-	b.ingest.append(r.ingest)
-}
-
-// timeColumn appends nanosecond times to a TIMESTAMP or plain INT64 builder.
-type timeColumn struct {
-	ts  *array.TimestampBuilder
-	i64 *array.Int64Builder
-	div int64
-}
-
-func (c timeColumn) append(ns int64) {
-	if c.ts != nil {
-		c.ts.Append(arrow.Timestamp(ns / c.div))
-		return
-	}
-	c.i64.Append(ns / c.div)
-}
-
-func (c timeColumn) appendNull() {
-	if c.ts != nil {
-		c.ts.AppendNull()
-		return
-	}
-	c.i64.AppendNull()
 }
