@@ -631,3 +631,58 @@ func TestWriteRollupsFailureNamesTheObject(t *testing.T) {
 		t.Errorf("a manifest exists after a failed write: %v", err)
 	}
 }
+
+func TestVerify(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *Store, _ string) {
+		ctx := context.Background()
+		outs, err := s.WriteRollups(ctx, testRollups(t), testMeta())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := testManifest(t, outs)
+		if err := s.Commit(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := s.Verify(ctx, m, true); err != nil || len(p) != 0 {
+			t.Fatalf("fresh commit: problems %v, %v", p, err)
+		}
+		// Same size, other bytes: only the deep check sees it.
+		data, err := s.Bucket().ReadAll(ctx, outs[0].Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 0xff
+		if err := s.Bucket().WriteAll(ctx, outs[0].Key, data, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Bucket().WriteAll(ctx, outs[1].Key, data[:10], nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Bucket().Delete(ctx, outs[2].Key); err != nil {
+			t.Fatal(err)
+		}
+		shallow, err := s.Verify(ctx, m, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deep, err := s.Verify(ctx, m, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := func(ps []OutputProblem) map[string]string {
+			out := map[string]string{}
+			for _, p := range ps {
+				out[p.Key] = p.Problem
+			}
+			return out
+		}
+		wantShallow := map[string]string{outs[1].Key: "size", outs[2].Key: "missing"}
+		wantDeep := map[string]string{outs[0].Key: "sha256", outs[1].Key: "size", outs[2].Key: "missing"}
+		if got := kinds(shallow); !reflect.DeepEqual(got, wantShallow) {
+			t.Errorf("shallow problems %v, want %v", got, wantShallow)
+		}
+		if got := kinds(deep); !reflect.DeepEqual(got, wantDeep) {
+			t.Errorf("deep problems %v, want %v", got, wantDeep)
+		}
+	})
+}
