@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"gocloud.dev/blob"
@@ -129,6 +130,10 @@ type runner struct {
 	specs   map[string]string
 	log     *slog.Logger
 	need    []string // contract columns to read (default specs.UnionRawColumns)
+
+	mu          sync.Mutex
+	columnBytes int64 // column-chunk bytes fetched by computed tasks
+	neededBytes int64 // their planned needed bytes
 }
 
 func (r *runner) close() {

@@ -120,6 +120,10 @@ func (r *runner) run(ctx context.Context) (*writer.RunSummary, error) {
 				RowsIn: sum.RowsIn, BytesFetched: sum.BytesFetched, Elapsed: cfg.Now().Sub(started)})
 		}
 	}
+	sum.ColumnBytesFetched, sum.ColumnBytesNeeded = r.columnBytes, r.neededBytes
+	if r.neededBytes > 0 {
+		sum.ReadAmplification = float64(r.columnBytes) / float64(r.neededBytes)
+	}
 	fin := cfg.Now()
 	sum.Finished = fin.UTC()
 	sum.DurationSeconds = fin.Sub(started).Seconds()
@@ -247,6 +251,10 @@ func (r *runner) computeTask(ctx context.Context, t planner.Task, carry *exec.Ca
 	if err != nil {
 		return nil, 0, err
 	}
+	r.mu.Lock()
+	r.columnBytes += files.columnBytes()
+	r.neededBytes += t.Bytes
+	r.mu.Unlock()
 	return res, files.fetched(), nil
 }
 
@@ -362,6 +370,19 @@ func (c *fileCache) fetched() int64 {
 	for _, of := range c.files {
 		if of.f != nil {
 			n += of.f.BytesFetched()
+		}
+	}
+	return n
+}
+
+// columnBytes are the column-chunk bytes fetched: all bytes less the footers.
+func (c *fileCache) columnBytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, of := range c.files {
+		if of.f != nil {
+			n += of.f.BytesFetched() - of.f.FooterBytes()
 		}
 	}
 	return n

@@ -42,6 +42,12 @@ type RunSummary struct {
 	RecordsOut   int64 `json:"records_out"`
 	BytesFetched int64 `json:"bytes_fetched"`
 	BytesWritten int64 `json:"bytes_written"`
+	// ColumnBytesFetched are the column-chunk bytes fetched (BytesFetched less footers);
+	// ColumnBytesNeeded the distinct projected column chunks the computed tasks needed;
+	// ReadAmplification their ratio (1 when every needed chunk was fetched once).
+	ColumnBytesFetched int64   `json:"column_bytes_fetched,omitempty"`
+	ColumnBytesNeeded  int64   `json:"column_bytes_needed,omitempty"`
+	ReadAmplification  float64 `json:"read_amplification,omitempty"`
 	// DurationSeconds is Finished − Started; RowsPerSecond is RowsIn per second of it.
 	DurationSeconds float64 `json:"duration_seconds"`
 	RowsPerSecond   float64 `json:"rows_per_second"`

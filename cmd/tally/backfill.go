@@ -194,7 +194,7 @@ func printSummary(w io.Writer, s *writer.RunSummary, out string) {
 	fmt.Fprintf(w, "run %s: %s\n", s.RunID, s.Outcome)
 	fmt.Fprintf(w, "  tasks    %d done, %d skipped (already committed), %d failed, of %d\n", s.Tasks.Done, s.Tasks.Skipped, s.Tasks.Failed, s.Tasks.Planned)
 	fmt.Fprintf(w, "  rows     %d in, %d points, %d out (%d Kafka records)\n", s.RowsIn, s.PointsIn, s.RowsOut, s.RecordsOut)
-	fmt.Fprintf(w, "  bytes    %d fetched, %d written\n", s.BytesFetched, s.BytesWritten)
+	fmt.Fprintf(w, "  bytes    %d fetched (read amplification %.2f), %d written\n", s.BytesFetched, s.ReadAmplification, s.BytesWritten)
 	fmt.Fprintf(w, "  speed    %.0f rows/s over %.2fs\n", s.RowsPerSecond, s.DurationSeconds)
 	for _, f := range s.Failed {
 		fmt.Fprintf(w, "  failed   %s: %s\n", f.TaskID, f.Error)
