@@ -9,6 +9,7 @@
 // every data object (docs/manifests.md). The manifest names the task's inputs, spec
 // versions, output objects and Kafka offsets; Committed compares it with a planned
 // task to decide whether a rerun may skip the task, Status reports every planned task,
-// and Obsolete and Clean find and remove objects that no manifest names. The same
-// store keeps the Kafka writer's pending markers (Journal) and run summaries.
+// Verify checks that a manifest's objects are intact, and Obsolete and Clean find and
+// remove objects that no manifest names. The same store keeps the Kafka writer's
+// pending markers (Journal) and run summaries.
 package writer
