@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -17,6 +18,10 @@ const (
 
 // ChildEnv carries a ChildSpec to a process started to run one engine once.
 const ChildEnv = "TALLYBENCH_CHILD"
+
+// CPUProfileEnv, when set in a tallyrun child's environment, names the file that
+// receives a CPU profile of the run (go tool pprof).
+const CPUProfileEnv = "TALLYBENCH_CPUPROFILE"
 
 // ChildSpec is one engine run in its own process, so that its peak RSS is its own.
 type ChildSpec struct {
@@ -63,6 +68,17 @@ func RunInProcess(ctx context.Context, s ChildSpec) (ChildReport, error) {
 		return ChildReport{}, err
 	}
 	var rep ChildReport
+	if path := os.Getenv(CPUProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return rep, fmt.Errorf("%s: %w", CPUProfileEnv, err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return rep, fmt.Errorf("%s: %w", CPUProfileEnv, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	began := time.Now()
 	switch s.Engine {
 	case EngineTally:
