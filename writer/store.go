@@ -18,9 +18,12 @@ import (
 // DefaultConcurrency is how many objects a Store writes, reads or deletes at once.
 const DefaultConcurrency = 8
 
-// maxMetaBytes bounds every JSON object the store reads back (manifests, pending
+// MaxMetaBytes bounds every JSON object the store reads back (manifests, pending
 // markers, run summaries): they are small, and a larger object is not one of ours.
-const maxMetaBytes = 64 << 20
+const MaxMetaBytes = 64 << 20
+
+// maxMetaBytes is MaxMetaBytes; tests lower it.
+var maxMetaBytes int64 = MaxMetaBytes
 
 // ErrNotFound is wrapped by the errors of reads of objects that do not exist.
 var ErrNotFound = errors.New("not found")
@@ -137,7 +140,7 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
-	if len(data) > maxMetaBytes {
+	if int64(len(data)) > maxMetaBytes {
 		return nil, fmt.Errorf("read %s: object is more than %d bytes; it was not written by tally", key, maxMetaBytes)
 	}
 	return data, nil

@@ -563,6 +563,9 @@ func TestOpenStorePrefix(t *testing.T) {
 // A read of something that is not a manifest fails with the key in the message, and
 // a huge object is refused before it is read.
 func TestReadManifestRejectsForeignObjects(t *testing.T) {
+	old := maxMetaBytes
+	maxMetaBytes = 4096
+	t.Cleanup(func() { maxMetaBytes = old })
 	ctx := context.Background()
 	s, err := OpenStore(ctx, "mem://")
 	if err != nil {
@@ -576,7 +579,7 @@ func TestReadManifestRejectsForeignObjects(t *testing.T) {
 	}
 	write(ManifestKey("t-garbage"), []byte("not json"))
 	write(ManifestKey("t-renamed"), mustJSON(t, testManifest(t, nil)))
-	write(ManifestKey("t-huge"), bytes.Repeat([]byte(" "), maxMetaBytes+1))
+	write(ManifestKey("t-huge"), bytes.Repeat([]byte(" "), int(maxMetaBytes)+1))
 	for id, want := range map[string]string{
 		"t-garbage": "not a tally manifest",
 		"t-renamed": "names task",
