@@ -18,7 +18,7 @@ const (
 )
 
 // sketchQuantiles are the ranks at which two sketches are compared.
-var sketchQuantiles = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99}
+var sketchQuantiles = []float64{0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1}
 
 // Tolerance says when two float values are equal: |a−b| <= Abs + Rel·max(|a|,|b|).
 // Counts and bucket counts are always compared exactly; quantiles of sketches (gauge
