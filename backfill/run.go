@@ -175,6 +175,10 @@ func WriterTask(t planner.Task) writer.Task {
 // of the chain (nil when the task was skipped) and whether it was skipped.
 func (r *runner) runTask(ctx context.Context, t planner.Task, carry *exec.Carry) (*exec.Carry, bool, error) {
 	wt := WriterTask(t)
+	wt.Sinks = []string{writer.SinkParquet}
+	if r.cfg.Publisher != nil {
+		wt.Sinks = append(wt.Sinks, writer.SinkKafka)
+	}
 	if !r.cfg.Force {
 		m, err := r.store.ReadManifest(ctx, t.ID)
 		switch {
@@ -214,7 +218,7 @@ func (r *runner) runTask(ctx context.Context, t planner.Task, carry *exec.Carry)
 	}
 	m := &writer.Manifest{
 		TaskID: t.ID, From: t.Start, To: t.End, Shard: t.Shard, RunID: r.cfg.RunID, TallyVersion: Version,
-		Inputs: wt.Inputs, InputFingerprint: meta.InputFingerprint, Outputs: outs, Kafka: kafka,
+		Inputs: wt.Inputs, InputFingerprint: meta.InputFingerprint, Outputs: outs, Kafka: kafka, Sinks: wt.Sinks,
 		Stats: taskStats(res, fetched),
 	}
 	for _, a := range r.reg.Aggregations {
