@@ -307,7 +307,7 @@ func (c *Config) seriesCount() int64 {
 		case metricDefs[m].perTopic:
 			per += int64(c.TopicsPerBroker)
 		case metricDefs[m].perRequestType:
-			per += int64(len(RequestTypes))
+			per += int64(len(requestTypes))
 		default:
 			per++
 		}

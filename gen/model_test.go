@@ -128,7 +128,7 @@ func checkPoint(t *testing.T, p Point) {
 	if (p.Topic != "") != wantTopic || (p.RequestType != "") != wantRT {
 		fail("topic %q request_type %q: want topic %s, request_type %s", p.Topic, p.RequestType, dims[wantTopic], dims[wantRT])
 	}
-	if wantRT && !slices.Contains(RequestTypes, p.RequestType) {
+	if wantRT && !slices.Contains(requestTypes, p.RequestType) {
 		fail("request_type %q", p.RequestType)
 	}
 	if (p.Type == TypeSum && p.Temporality == TemporalityCumulative) != !p.StartTime.IsZero() {
@@ -387,7 +387,7 @@ func TestMetricsSubset(t *testing.T) {
 		t.Fatalf("metrics %v", seen)
 	}
 	_, st := generateMem(t, cfg)
-	if want := 4 * (1 + len(RequestTypes)); st.Series != want {
+	if want := 4 * (1 + len(requestTypes)); st.Series != want {
 		t.Fatalf("Series = %d, want %d", st.Series, want)
 	}
 }

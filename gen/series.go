@@ -29,8 +29,11 @@ const (
 	TemporalityDelta      = "delta"
 )
 
-// RequestTypes are the request_type values of the per-request-type metrics.
-var RequestTypes = []string{"Produce", "Fetch", "Metadata"}
+// requestTypes are the request_type values of the per-request-type metrics.
+var requestTypes = []string{"Produce", "Fetch", "Metadata"}
+
+// RequestTypes returns the request_type values of the per-request-type metrics.
+func RequestTypes() []string { return slices.Clone(requestTypes) }
 
 // latencyBounds are the explicit bucket bounds of MetricLatency, in milliseconds.
 var latencyBounds = []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000}
@@ -59,7 +62,7 @@ type metricDef struct {
 	name, typ, temporality string
 	monotonic              bool
 	perTopic               bool // one series per topic of the broker
-	perRequestType         bool // one series per RequestTypes entry
+	perRequestType         bool // one series per requestTypes entry
 	model                  model
 	// rateLo, rateHi bound the per-second rate of counters (log-uniform per series).
 	rateLo, rateHi float64
@@ -106,7 +109,7 @@ func topicName(p int) string      { return fmt.Sprintf("topic-%02d", p) }
 type seriesDesc struct {
 	idx                                             int32 // enumeration order: tenant, cluster, broker, metric, topic/request type
 	metric                                          int8  // index into metricDefs
-	rt                                              int8  // index into RequestTypes, -1 when not per request type
+	rt                                              int8  // index into requestTypes, -1 when not per request type
 	tenant                                          int32
 	tenantName, cluster, broker, topic, requestType string
 	key                                             string               // metric|tenant|cluster|broker|topic|request_type
@@ -169,7 +172,7 @@ func newFleet(c *Config) *fleet {
 							tenantName: tn, cluster: cn, broker: bn, topic: topic,
 						}
 						if rt >= 0 {
-							s.requestType = RequestTypes[rt]
+							s.requestType = requestTypes[rt]
 						}
 						for j, v := range [numStringCols]string{d.name, d.typ, d.temporality, tn, cn, bn} {
 							s.sid[j] = intern(j, v)
@@ -188,7 +191,7 @@ func newFleet(c *Config) *fleet {
 							add(topicName(p), -1)
 						}
 					case d.perRequestType:
-						for rt := range RequestTypes {
+						for rt := range requestTypes {
 							add("", rt)
 						}
 					default:
@@ -235,7 +238,7 @@ func (s *seriesDesc) draw(d *metricDef, c *Config) {
 	case modelErrors:
 		s.a = 0.05 + 0.2*u(1) // probability that an interval has errors
 	case modelLatency:
-		s.hist = latencyWeights(RequestTypes[s.rt], u(1), u(2))
+		s.hist = latencyWeights(requestTypes[s.rt], u(1), u(2))
 		s.a = math.Max(1, math.Round((20+480*u(3))*c.Interval.Seconds()/10)) // samples per interval
 	}
 }
