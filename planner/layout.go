@@ -45,18 +45,26 @@ func partitionSize(layout string) time.Duration {
 }
 
 // hivePartitions are the partitions of a hive or hive-daily layout that overlap
-// [from, to).
+// [from, to). Hours 0 to 9 are listed both zero-padded (hour=08/) and as written by
+// engines that format an integer partition value (hour=8/).
 func hivePartitions(layout string, from, to time.Time) []partition {
 	size := partitionSize(layout)
 	var out []partition
 	for t := from.Truncate(size); t.Before(to); t = t.Add(size) {
 		p := partition{start: t, end: t.Add(size)}
-		if layout == specs.LayoutHive {
-			p.prefix = fmt.Sprintf("dt=%s/hour=%02d/", t.Format("2006-01-02"), t.Hour())
-		} else {
+		if layout != specs.LayoutHive {
 			p.prefix = fmt.Sprintf("dt=%s/", t.Format("2006-01-02"))
+			out = append(out, p)
+			continue
 		}
+		p.prefix = fmt.Sprintf("dt=%s/hour=%02d/", t.Format("2006-01-02"), t.Hour())
 		out = append(out, p)
+		if t.Hour() < 10 {
+			// Hive, Spark and DuckDB write an integer hour partition without padding
+			// (hour=8/); both spellings name the same hour.
+			p.prefix = fmt.Sprintf("dt=%s/hour=%d/", t.Format("2006-01-02"), t.Hour())
+			out = append(out, p)
+		}
 	}
 	return out
 }

@@ -104,7 +104,11 @@ func hivePrefixes(hours ...int) []string {
 	for _, h := range hours {
 		tm := at(h)
 		out = append(out, fmt.Sprintf("dt=%s/hour=%02d/|", tm.Format("2006-01-02"), tm.Hour()))
+		if tm.Hour() < 10 {
+			out = append(out, fmt.Sprintf("dt=%s/hour=%d/|", tm.Format("2006-01-02"), tm.Hour()))
+		}
 	}
+	sort.Strings(out)
 	return out
 }
 
@@ -122,8 +126,8 @@ func TestBuildHiveGenerated(t *testing.T) {
 	if got := counter.rangedReads(); got != 2*6 {
 		t.Fatalf("planning issued %d ranged reads, want 2 per footer (12)", got)
 	}
-	if p.Stats.PrefixesListed != 3 || p.Stats.FilesRead != 6 {
-		t.Fatalf("prefixes %d, files %d; want 3 and 6 (2 files per hour)", p.Stats.PrefixesListed, p.Stats.FilesRead)
+	if p.Stats.PrefixesListed != 6 || p.Stats.FilesRead != 6 {
+		t.Fatalf("prefixes %d, files %d; want 6 (hour=01/ and hour=1/ …) and 6 (2 files per hour)", p.Stats.PrefixesListed, p.Stats.FilesRead)
 	}
 	want := []string{"20261101T0100Z-20261101T0200Z-all", "20261101T0200Z-20261101T0300Z-all", "20261101T0300Z-20261101T0400Z-all"}
 	if got := taskIDs(p); !reflect.DeepEqual(got, want) {
@@ -345,6 +349,40 @@ func TestBuildColumnsAndTimeUnits(t *testing.T) {
 			t.Fatalf("err = %v, want one naming the object and source.columns.time", err)
 		}
 	})
+}
+
+// TestBuildHiveUnpaddedHours proves hour partitions written the way Hive, Spark and
+// DuckDB format an integer (hour=8/) are found as well as zero-padded ones, also
+// when one lake mixes both.
+func TestBuildHiveUnpaddedHours(t *testing.T) {
+	inner := memblob.OpenBucket(nil)
+	defer inner.Close()
+	keys := []string{"dt=2026-11-01/hour=8/data_0.parquet", "dt=2026-11-01/hour=09/part-0.parquet",
+		"dt=2026-11-01/hour=9/data_0.parquet", "dt=2026-11-01/hour=10/data_0.parquet"}
+	for i, k := range keys {
+		h := 8 + i
+		if i >= 2 {
+			h = 7 + i
+		}
+		readertest.Put(t, inner, k, readertest.Series("kafka.broker.cpu", "acme", "c1", at(h).Add(time.Duration(i)*time.Second), time.Minute, 30), readertest.Options{})
+	}
+	b, counter := newCountingBucket(inner)
+	p := build(t, b, registry(t, "hive", "", "", readertest.Dimensions...), at(8), at(11))
+	if got, want := counter.listed(), hivePrefixes(8, 9, 10); !reflect.DeepEqual(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	var files []string
+	for _, f := range p.Files {
+		files = append(files, f.Key)
+	}
+	sort.Strings(keys)
+	if !reflect.DeepEqual(files, keys) {
+		t.Fatalf("planned files %v, want %v", files, keys)
+	}
+	want := []string{"20261101T0800Z-20261101T0900Z-tenant=acme", "20261101T0900Z-20261101T1000Z-tenant=acme", "20261101T1000Z-20261101T1100Z-tenant=acme"}
+	if got := taskIDs(p); !reflect.DeepEqual(got, want) {
+		t.Fatalf("tasks %v, want %v", got, want)
+	}
 }
 
 // TestBuildSpillover proves a row group holding events outside its partition joins

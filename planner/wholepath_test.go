@@ -37,7 +37,7 @@ func TestWholePathS3(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Build over S3: %v", err)
 	}
-	if p.Stats.PrefixesListed != 2 || p.Stats.FilesRead != 4 || len(p.Tasks) != 2 || p.Stats.ReadAmplification != 1 {
+	if p.Stats.PrefixesListed != 4 || p.Stats.FilesRead != 4 || len(p.Tasks) != 2 || p.Stats.ReadAmplification != 1 {
 		t.Fatalf("prefixes %d files %d tasks %v amplification %v", p.Stats.PrefixesListed, p.Stats.FilesRead, taskIDs(p), p.Stats.ReadAmplification)
 	}
 	if p.Stats.RowGroups <= p.Stats.FilesRead {
