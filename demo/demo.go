@@ -155,6 +155,9 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 		if err := showRecords(ctx, w, brokers, reg); err != nil {
 			return err
 		}
+		if err := auditStream(ctx, w, cfg, dir, lakeURL, brokers, from, to); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(w, "\nOutputs: %s (rollups per tenant and aggregation, manifests under _tally/)\n", outDir)
 	fmt.Fprintf(w, "Try: go run ./cmd/tally status --spec specs/examples/kafka-telemetry.yaml --source %s --from %s --to %s --out %s\n",
