@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 
 	"gocloud.dev/blob"
@@ -66,6 +69,12 @@ func NewStore(bucket *blob.Bucket, name string, opts ...Option) *Store {
 // azblob://). A path after an object store's bucket name is a key prefix:
 // s3://rollups/prod/tally?region=eu-west-1 writes under prod/tally/ of bucket rollups.
 func OpenStore(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
+	// A local output directory is created, as any tool that writes files would.
+	if u, err := url.Parse(rawURL); err == nil && u.Scheme == "file" && u.Path != "" {
+		if err := os.MkdirAll(filepath.FromSlash(u.Path), 0o755); err != nil {
+			return nil, fmt.Errorf("open output %s: %w", rawURL, err)
+		}
+	}
 	b, err := reader.OpenBucket(ctx, rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("open output: %w", err)
