@@ -296,8 +296,8 @@ func cutTasks(p *Plan, files []*fileInfo, tenantCol string, cols []string, from,
 	for _, f := range files {
 		for i := range f.rgs {
 			rg := &f.rgs[i]
-			if rg.hi < fromNS-lb || rg.lo >= toNS {
-				continue // pruned
+			if rg.rows == 0 || rg.hi < fromNS-lb || rg.lo >= toNS {
+				continue // pruned (an empty row group holds no event)
 			}
 			ref := rgRef{f, i}
 			if rg.hi >= fromNS && rg.lo < toNS {

@@ -385,6 +385,26 @@ func TestBuildHiveUnpaddedHours(t *testing.T) {
 	}
 }
 
+// TestBuildEmptyFile proves an empty file beside data (pyarrow and arrow-go write an
+// empty table as one row group of 0 rows, a dictionary page at offset 4 and data page
+// offset 0) is planned, pruned and never read.
+func TestBuildEmptyFile(t *testing.T) {
+	inner := memblob.OpenBucket(nil)
+	defer inner.Close()
+	readertest.Put(t, inner, "dt=2026-11-01/hour=01/part-00000.parquet", readertest.Series("kafka.broker.cpu", "acme", "c1", at(1), time.Minute, 60), readertest.Options{})
+	readertest.Put(t, inner, "dt=2026-11-01/hour=01/part-00001.parquet", nil, readertest.Options{})
+	p := build(t, inner, registry(t, "hive", "", "", readertest.Dimensions...), at(1), at(2))
+	if p.Stats.FilesRead != 2 || p.Stats.RowGroups != 2 || p.Stats.RowGroupsKept != 1 || p.Stats.RowGroupsPruned != 1 {
+		t.Fatalf("files %d row groups %d kept %d pruned %d; want 2, 2, 1, 1", p.Stats.FilesRead, p.Stats.RowGroups, p.Stats.RowGroupsKept, p.Stats.RowGroupsPruned)
+	}
+	if len(p.Tasks) != 1 || len(p.Tasks[0].Inputs) != 1 || p.Tasks[0].Inputs[0].Key != "dt=2026-11-01/hour=01/part-00000.parquet" {
+		t.Fatalf("tasks %+v: want one task reading only part-00000", p.Tasks)
+	}
+	if p.Stats.ReadAmplification != 1 {
+		t.Fatalf("read amplification %v, want 1", p.Stats.ReadAmplification)
+	}
+}
+
 // TestBuildSpillover proves a row group holding events outside its partition joins
 // every slice it overlaps (so no point is lost) and shows as read amplification.
 func TestBuildSpillover(t *testing.T) {

@@ -91,9 +91,9 @@ func (k kind) describe() string {
 	case kindTime:
 		return "a timestamp (TIMESTAMP millis/micros/nanos, INT96, or INT64 with source.time_unit)"
 	case kindString:
-		return "a string (string, large_string, binary or dictionary)"
+		return "a string (string, large_string, binary, dictionary, or an integer id)"
 	case kindFloat:
-		return "a number (int or float)"
+		return "a number (int, float or decimal)"
 	case kindInt64, kindInt32:
 		return "an integer"
 	case kindBool:
@@ -285,6 +285,20 @@ func isNumber(t arrow.DataType) bool {
 	return isInteger(t) || t.ID() == arrow.FLOAT32 || t.ID() == arrow.FLOAT64
 }
 
+// maxDecimalScale bounds the scale of a decimal column (decimal256 holds at most 76
+// digits); a larger one comes from a forged footer and would size a power of ten.
+const maxDecimalScale = 76
+
+func isDecimal(t arrow.DataType) bool {
+	switch d := t.(type) {
+	case *arrow.Decimal128Type:
+		return d.Scale >= -maxDecimalScale && d.Scale <= maxDecimalScale
+	case *arrow.Decimal256Type:
+		return d.Scale >= -maxDecimalScale && d.Scale <= maxDecimalScale
+	}
+	return false
+}
+
 func isString(t arrow.DataType) bool {
 	switch t.ID() {
 	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY, arrow.STRING_VIEW, arrow.BINARY_VIEW:
@@ -313,9 +327,9 @@ func checkType(col *Column) error {
 	case kindTime:
 		ok = t.ID() == arrow.TIMESTAMP || t.ID() == arrow.INT64
 	case kindString:
-		ok = isString(t)
+		ok = isString(t) || isInteger(t) // integer ids are formatted in decimal
 	case kindFloat:
-		ok = isNumber(t)
+		ok = isNumber(t) || isDecimal(t)
 	case kindInt64, kindInt32:
 		ok = isInteger(t)
 	case kindBool:
@@ -474,9 +488,9 @@ func (f *File) RowGroupSingleValue(cols *Columns, name string, rg int) (string, 
 }
 
 // NeededBytes is the compressed size of the projected column chunks of row group rg:
-// what ReadRowGroup fetches.
+// what ReadRowGroup fetches (nothing for an empty row group).
 func (f *File) NeededBytes(cols *Columns, rg int) int64 {
-	if rg < 0 || rg >= f.NumRowGroups() {
+	if rg < 0 || rg >= f.NumRowGroups() || f.RowGroupRows(rg) == 0 {
 		return 0
 	}
 	rgm := f.Meta.RowGroup(rg)

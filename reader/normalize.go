@@ -3,6 +3,7 @@ package reader
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -65,7 +66,8 @@ func normalize(chunks []arrow.Array, col *Column, mem memory.Allocator) (arrow.A
 	return array.Concatenate(parts, mem)
 }
 
-// numbers calls fn with the float64 value of every non-null slot of a numeric array.
+// numericAt returns an accessor of the float64 value of each slot of a numeric array
+// (integers, floats, decimals).
 func numericAt(a arrow.Array) (func(i int) float64, bool) {
 	switch v := a.(type) {
 	case *array.Float64:
@@ -88,8 +90,52 @@ func numericAt(a arrow.Array) (func(i int) float64, bool) {
 		return func(i int) float64 { return float64(v.Value(i)) }, true
 	case *array.Uint8:
 		return func(i int) float64 { return float64(v.Value(i)) }, true
+	case *array.Decimal128:
+		scale := v.DataType().(*arrow.Decimal128Type).Scale
+		return func(i int) float64 {
+			n := v.Value(i)
+			if hi, lo := n.HighBits(), n.LowBits(); (hi == 0 && lo <= math.MaxInt64) || (hi == -1 && lo > math.MaxInt64) {
+				return decimalToFloat(int64(lo), nil, scale)
+			}
+			return decimalToFloat(0, n.BigInt(), scale)
+		}, true
+	case *array.Decimal256:
+		scale := v.DataType().(*arrow.Decimal256Type).Scale
+		return func(i int) float64 { return decimalToFloat(0, v.Value(i).BigInt(), scale) }, true
 	}
 	return nil, false
+}
+
+// exactPow10 are the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// decimalToFloat is the float64 nearest to unscaled·10^-scale (unscaled is small, or
+// large when not nil), as DuckDB and Spark convert decimals. arrow-go's ToFloat64 is
+// off by an ulp for values such as 12.3456. checkType bounds the scale.
+func decimalToFloat(small int64, large *big.Int, scale int32) float64 {
+	if large == nil && small > -(1<<53) && small < 1<<53 && scale >= 0 && int(scale) < len(exactPow10) {
+		return float64(small) / exactPow10[scale] // both exact: one correctly rounded division
+	}
+	if large == nil {
+		large = big.NewInt(small)
+	}
+	p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs32(scale))), nil)
+	r := new(big.Rat)
+	if scale >= 0 {
+		r.SetFrac(large, p)
+	} else {
+		r.SetInt(new(big.Int).Mul(large, p))
+	}
+	f, _ := r.Float64()
+	return f
+}
+
+func abs32(x int32) int32 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // integerAt returns an accessor of an integer array's values as int64; values of a
@@ -314,6 +360,9 @@ func stringAt(a arrow.Array) (func(i int) string, error) {
 			return nil, err
 		}
 		return func(i int) string { return inner(v.GetValueIndex(i)) }, nil
+	}
+	if u, ok := a.(*array.Uint64); ok {
+		return func(i int) string { return strconv.FormatUint(u.Value(i), 10) }, nil
 	}
 	if isInteger(a.DataType()) {
 		at, _ := integerAt(a)

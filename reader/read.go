@@ -112,6 +112,18 @@ func (f *File) ReadRowGroup(ctx context.Context, cols *Columns, rg int, mem memo
 	}
 	rgm := f.Meta.RowGroup(rg)
 	nrows := rgm.NumRows()
+	if nrows == 0 {
+		// Nothing to fetch; empty row groups' chunk offsets are not validated.
+		out := make([]arrow.Array, len(cols.cols))
+		for i, col := range cols.cols {
+			out[i] = array.MakeArrayOfNull(mem, col.Type, 0)
+		}
+		rec := array.NewRecordBatch(cols.schema, out, 0)
+		for _, a := range out {
+			a.Release()
+		}
+		return rec, nil
+	}
 
 	// Which leaves to read, in record order, and the top-level field of each column.
 	var leafOrder []int
