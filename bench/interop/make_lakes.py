@@ -265,22 +265,31 @@ def hour_of(k):
 # ---------------------------------------------------------------------------------
 
 def write_pyarrow(lake, rows):
-    """pyarrow: TIMESTAMP(MICROS) in a non-UTC zone, plain strings, snappy, one row group,
-    renamed columns in another order, one file at the root (flat layout)."""
+    """pyarrow: TIMESTAMP(MICROS) in a non-UTC zone, plain strings, a string_view
+    column, map and struct columns nobody reads, data page v2 with BYTE_STREAM_SPLIT and
+    DELTA_BINARY_PACKED encodings, no statistics on the time column, snappy, one row
+    group, renamed columns in another order, one file at the root (flat layout)."""
     t = to_table(rows)
+    n = len(rows)
     out = pa.table({
         "val": t["value"],
         "ts": ts_col(t["time"], "us", "America/New_York"),
         "name": t["metric"],
+        "attributes": pa.array([[("host", f"h{i % 7}"), ("az", "eu-west-1a")] for i in range(n)],
+                               type=pa.map_(pa.string(), pa.string())),
+        "resource": pa.array([{"region": "eu-west-1", "pod": i % 3} for i in range(n)]),
         "series_start": ts_col(t["start_time"], "us", "UTC"),
-        "org": t["tenant"], "cluster": t["cluster"], "broker": t["broker"], "topic": t["topic"],
+        "org": t["tenant"].cast(pa.string_view()), "cluster": t["cluster"], "broker": t["broker"], "topic": t["topic"],
         "request_type": t["request_type"],
         "hist_count": t["count"], "hist_sum": t["sum"], "hist_min": t["min"], "hist_max": t["max"],
         "bounds": t["bounds"], "bucket_counts": t["bucket_counts"],
         "received_at": ts_col(t["ingest_time"], "us", "UTC"),
     })
     pq.write_table(out, lake / "telemetry.parquet", compression="snappy", use_dictionary=False,
-                   row_group_size=len(rows))
+                   row_group_size=n, data_page_version="2.0",
+                   write_statistics=[c for c in out.column_names if c != "ts"],
+                   column_encoding={"val": "BYTE_STREAM_SPLIT", "ts": "DELTA_BINARY_PACKED",
+                                    "hist_count": "DELTA_BINARY_PACKED"})
 
 
 def write_pandas(lake, rows):
@@ -288,6 +297,10 @@ def write_pandas(lake, rows):
     category dimension, a shuffled index stored as __index_level_0__, hive-daily."""
     df = pd.DataFrame(rows)
     df["time"] = pd.to_datetime(df["time"], unit="ms").astype("datetime64[ns]")
+    # The last nanosecond of the 08:04 window still belongs to it.
+    edge = (df["broker"] == "b3") & (df["time"] == pd.Timestamp(FROM.replace(tzinfo=None) + dt.timedelta(minutes=5, milliseconds=-1)))
+    assert edge.sum() == 1
+    df.loc[edge, "time"] = pd.Timestamp(FROM.replace(tzinfo=None) + dt.timedelta(minutes=5)) - pd.Timedelta(1, "ns")
     df["start_time"] = pd.to_datetime(df["start_time"], unit="ms", utc=True).astype("datetime64[ns, UTC]")
     df["ingest_time"] = pd.to_datetime(df["ingest_time"], unit="ms", utc=True).astype("datetime64[ns, UTC]")
     df["tenant"] = df["tenant"].astype("category")
@@ -299,36 +312,48 @@ def write_pandas(lake, rows):
 
 
 def write_spark(lake, rows):
-    """Spark-like: INT96 times, legacy two-level lists, gzip, dictionary strings,
-    parquet-mr's created_by and root name, hive with zero-padded hours,
+    """Spark-like: INT96 event times, start times as TIMESTAMP_MICROS with only the
+    legacy converted type, legacy two-level lists, gzip, dictionary strings, parquet-mr's
+    created_by and root name, a decoy `time` string column, older files without min/max
+    and with int32 counts, an empty part file, hive with zero-padded hours,
     part-…-c000 names, _SUCCESS and .crc files."""
-    for i, (k, hrows) in enumerate(by_hour(rows)):
+    hours = by_hour(rows)
+    for i, (k, hrows) in enumerate(hours + [(hours[2][0], [])]):
         t = to_table(hrows)
         hh = hour_of(k)
-        out = pa.table({
+        old = i < 2  # written before min/max were added, with int32 counts
+        cols = {
             "event_time": ts_col(t["time"], "ns", None),
+            "time": pa.array([f"{r['time'] // 1000 % 86400 // 3600:02d}:{r['time'] // 60000 % 60:02d}" for r in hrows], pa.string()),
             "metric_name": t["metric"], "metric_type": t["type"], "temporality": t["temporality"],
             "is_monotonic": t["monotonic"], "metric_value": t["value"],
-            "start_time": ts_col(t["start_time"], "ns", None),
+            "start_time": pa.compute.multiply(t["start_time"], 1000),  # epoch us, annotated below
             "tenant": t["tenant"], "cluster": t["cluster"], "broker": t["broker"], "topic": t["topic"],
-            "request_type": t["request_type"], "count": t["count"], "sum": t["sum"], "min": t["min"], "max": t["max"],
+            "request_type": t["request_type"], "count": t["count"].cast(pa.int32()) if old else t["count"],
+            "sum": t["sum"], "min": t["min"], "max": t["max"],
             # non-null elements: the levels equal those of a two-level list (see thrift_compact.py)
             "bounds": t["bounds"].cast(pa.list_(pa.field("element", pa.float64(), nullable=False))),
             "bucket_counts": t["bucket_counts"].cast(pa.list_(pa.field("element", pa.int64(), nullable=False))),
-        })
+        }
+        if old:
+            del cols["min"], cols["max"]
+        out = pa.table(cols)
         d = lake / f"dt={hh:%Y-%m-%d}" / f"hour={hh:%H}"
         d.mkdir(parents=True, exist_ok=True)
         name = f"part-{i:05d}-5e0c1f3a-2b7d-4c59-9a61-0d3e8f4b7a21.c000.gz.parquet"
         pq.write_table(out, d / name, compression="gzip", use_deprecated_int96_timestamps=True,
                        store_schema=False, row_group_size=256)
-        to_two_level_lists(d / name, ["bounds", "bucket_counts"])
+        to_spark_footer(d / name, ["bounds", "bucket_counts"], ["start_time"])
         (d / f".{name}.crc").write_bytes(b"crc\x00" + struct.pack(">I", i))
     (lake / "_SUCCESS").write_bytes(b"")
 
 
-def to_two_level_lists(path, names):
-    """Rewrites the footer: `group x (LIST) { repeated group list { required T element } }`
-    becomes `group x (LIST) { repeated T array }`, parquet-mr's root name and created_by."""
+def to_spark_footer(path, lists, micros):
+    """Rewrites the footer as parquet-mr 1.10 writes it: lists
+    `group x (LIST) { repeated group list { required T element } }` become two-level
+    `group x (LIST) { repeated T array }`; the timestamp columns `micros` keep only the
+    legacy converted type TIMESTAMP_MICROS; parquet-mr's root name and created_by."""
+    names = lists
     data = path.read_bytes()
     (n,) = struct.unpack("<I", data[-8:-4])
     start = len(data) - 8 - n
@@ -340,6 +365,9 @@ def to_two_level_lists(path, names):
     while i < len(schema):
         el = schema[i]
         out.append(el)
+        if tc.get(el, 4).decode() in micros:
+            tc.drop(el, 10)  # logicalType
+            tc.put(el, 6, tc.I32, 10)  # converted_type TIMESTAMP_MICROS
         if tc.get(el, 4).decode() in names:
             mid, leaf = schema[i + 1], schema[i + 2]
             assert tc.get(mid, 3) == 2 and tc.get(leaf, 3) == 0, "expected repeated group with a required leaf"
@@ -364,7 +392,8 @@ def to_two_level_lists(path, names):
 
 
 def write_duckdb(lake, rows):
-    """DuckDB: BIGINT epoch-millisecond times without annotation, UBIGINT bucket counts,
+    """DuckDB: BIGINT epoch-millisecond times without annotation, DECIMAL(18,4) values
+    (NaN and Inf become NULL), UBIGINT bucket counts,
     PARTITION_BY (dt, hour) with unpadded integer hours, zstd."""
     t = to_table(rows)
     con = duckdb.connect()
@@ -372,7 +401,8 @@ def write_duckdb(lake, rows):
     con.register("pts", t)
     con.execute(f"""
         COPY (
-          SELECT time AS ts_ms, start_time AS start_ms, metric, type, temporality, monotonic, value,
+          SELECT time AS ts_ms, start_time AS start_ms, metric, type, temporality, monotonic,
+                 CASE WHEN isfinite(value) THEN value::DECIMAL(18, 4) END AS value,
                  tenant, cluster, broker, topic, request_type,
                  count, sum, min, max, bounds, bucket_counts::UBIGINT[] AS bucket_counts,
                  CAST(make_timestamp(time * 1000) AS DATE) AS dt,
@@ -384,7 +414,8 @@ def write_duckdb(lake, rows):
 
 
 def write_polars(lake, rows):
-    """Polars: large_string and large_list, TIMESTAMP(MILLIS, UTC), float32 values,
+    """Polars: large_string and large_list, a Categorical dimension, a struct column
+    nobody reads, TIMESTAMP(MILLIS, UTC), float32 values,
     uint64 bucket counts, lz4, druid interval folders (':' written as '_')."""
     for k, hrows in by_hour(rows):
         t = to_table(hrows)
@@ -393,7 +424,8 @@ def write_polars(lake, rows):
             pl.col("start_time").cast(pl.Datetime("ms", "UTC")),
             pl.col("metric").alias("metric_name"),
             pl.col("value").cast(pl.Float32),
-            *[pl.col(d) for d in DIMS],
+            *[pl.col(d).cast(pl.Categorical) if d == "cluster" else pl.col(d) for d in DIMS],
+            pl.struct(pl.lit("eu-west-1").alias("region"), pl.col("tenant").alias("owner")).alias("labels"),
             pl.col("count"), pl.col("sum"), pl.col("min"), pl.col("max"), pl.col("bounds"),
             pl.col("bucket_counts").cast(pl.List(pl.UInt64)),
         )
@@ -405,7 +437,8 @@ def write_polars(lake, rows):
 
 
 def write_sparse(lake, rows):
-    """pyarrow, sparse: null dimensions, no start_time/ingest_time/type/min/max columns,
+    """pyarrow, sparse: null dimensions, an int32 dimension (broker ids), the tenant as
+    binary without the STRING annotation, no start_time/ingest_time/type/min/max columns,
     float32 values, uint64 bucket counts, uint16 histogram counts, naive
     TIMESTAMP(MILLIS), many small row groups, hive with zero-padded hours."""
     for k, hrows in by_hour(rows):
@@ -414,6 +447,8 @@ def write_sparse(lake, rows):
             "time": ts_col(t["time"], "ms", None), "metric": t["metric"],
             "value": t["value"].cast(pa.float32()),
             **{d: t[d] for d in DIMS},
+            "tenant": t["tenant"].cast(pa.binary()),
+            "broker": pa.array([int(r["broker"][1:]) if r["broker"] else None for r in hrows], pa.int32()),
             "count": t["count"].cast(pa.uint16()), "sum": t["sum"],
             "bounds": t["bounds"], "bucket_counts": t["bucket_counts"].cast(pa.list_(pa.uint64())),
         })
