@@ -76,23 +76,35 @@ func checkInteropLake(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	reg.Source.URL = "file://" + filepath.ToSlash(lakeDir)
-	out := "file://" + filepath.ToSlash(t.TempDir())
-	run(t, backfill.Config{Registry: reg, From: want.From, To: want.To, Out: out, Parallelism: 2})
 
-	for _, a := range reg.Aggregations {
-		exp, ok := want.Aggregations[a.Name]
-		if !ok {
-			t.Errorf("%s: expected.json has no rows for aggregation %s", dir, a.Name)
-			continue
+	// One run over the range, and two runs split at the middle hour (counters then find
+	// their predecessors in the other run's partition): both equal the SQL results.
+	whole := "file://" + filepath.ToSlash(t.TempDir())
+	run(t, backfill.Config{Registry: reg, From: want.From, To: want.To, Out: whole, Parallelism: 2})
+	split := "file://" + filepath.ToSlash(t.TempDir())
+	mid := want.From.Add(want.To.Sub(want.From) / 2).Truncate(time.Hour)
+	if !mid.After(want.From) {
+		t.Fatalf("range [%s, %s) is too short to split at an hour", want.From, want.To)
+	}
+	run(t, backfill.Config{Registry: reg, From: mid, To: want.To, Out: split, Parallelism: 1})
+	run(t, backfill.Config{Registry: reg, From: want.From, To: mid, Out: split, Parallelism: 1})
+
+	for _, out := range []struct{ name, url string }{{"whole range", whole}, {"split at " + mid.Format("15:04"), split}} {
+		for _, a := range reg.Aggregations {
+			exp, ok := want.Aggregations[a.Name]
+			if !ok {
+				t.Errorf("%s: expected.json has no rows for aggregation %s", dir, a.Name)
+				continue
+			}
+			got := readAll(t, out.url, a, want.From, want.To)
+			compareInterop(t, out.name, a, got, exp)
 		}
-		got := readAll(t, out, a, want.From, want.To)
-		compareInterop(t, a, got, exp)
 	}
 }
 
 // compareInterop matches rows by window and group and compares every field: counts
 // exactly, floats to 1e-9 relative.
-func compareInterop(t *testing.T, a *specs.Aggregation, got exec.Rollup, want []interopExpectedRow) {
+func compareInterop(t *testing.T, run string, a *specs.Aggregation, got exec.Rollup, want []interopExpectedRow) {
 	t.Helper()
 	key := func(ws int64, dims []string) string {
 		return time.UnixMilli(ws).UTC().Format("15:04") + " " + strings.Join(dims, "/")
@@ -111,7 +123,7 @@ func compareInterop(t *testing.T, a *specs.Aggregation, got exec.Rollup, want []
 			missing = append(missing, k)
 			continue
 		}
-		label := a.Name + " " + k
+		label := run + ": " + a.Name + " " + k
 		if r.Samples != w.Samples {
 			t.Errorf("%s: samples %d, want %d", label, r.Samples, w.Samples)
 		}
@@ -142,10 +154,10 @@ func compareInterop(t *testing.T, a *specs.Aggregation, got exec.Rollup, want []
 		}
 	}
 	if len(missing) > 0 {
-		t.Errorf("%s: %d of %d expected rows missing, e.g. %s", a.Name, len(missing), len(want), strings.Join(missing[:min(5, len(missing))], "; "))
+		t.Errorf("%s: %s: %d of %d expected rows missing, e.g. %s", run, a.Name, len(missing), len(want), strings.Join(missing[:min(5, len(missing))], "; "))
 	}
 	if len(extra) > 0 {
-		t.Errorf("%s: %d unexpected rows, e.g. %s", a.Name, len(extra), strings.Join(extra[:min(5, len(extra))], "; "))
+		t.Errorf("%s: %s: %d unexpected rows, e.g. %s", run, a.Name, len(extra), strings.Join(extra[:min(5, len(extra))], "; "))
 	}
 }
 

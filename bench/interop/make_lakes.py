@@ -267,8 +267,8 @@ def hour_of(k):
 def write_pyarrow(lake, rows):
     """pyarrow: TIMESTAMP(MICROS) in a non-UTC zone, plain strings, a string_view
     column, map and struct columns nobody reads, data page v2 with BYTE_STREAM_SPLIT and
-    DELTA_BINARY_PACKED encodings, no statistics on the time column, snappy, one row
-    group, renamed columns in another order, one file at the root (flat layout)."""
+    DELTA_BINARY_PACKED encodings, no statistics on the time column, a page index,
+    per-column codecs (snappy, brotli, LZ4_RAW, zstd, gzip, none), one row group, renamed columns in another order, one file at the root (flat layout)."""
     t = to_table(rows)
     n = len(rows)
     out = pa.table({
@@ -285,8 +285,13 @@ def write_pyarrow(lake, rows):
         "bounds": t["bounds"], "bucket_counts": t["bucket_counts"],
         "received_at": ts_col(t["ingest_time"], "us", "UTC"),
     })
-    pq.write_table(out, lake / "telemetry.parquet", compression="snappy", use_dictionary=False,
-                   row_group_size=n, data_page_version="2.0",
+    # per leaf column; received_at is left uncompressed
+    codecs = {c: "snappy" for c in out.column_names if c not in ("attributes", "resource", "bounds", "bucket_counts", "received_at")}
+    codecs.update({"name": "brotli", "val": "lz4", "series_start": "zstd", "bounds.list.element": "gzip",
+                   "bucket_counts.list.element": "snappy", "attributes.key_value.key": "zstd",
+                   "attributes.key_value.value": "zstd", "resource.region": "zstd", "resource.pod": "zstd"})
+    pq.write_table(out, lake / "telemetry.parquet", compression=codecs, use_dictionary=False,
+                   row_group_size=n, data_page_version="2.0", write_page_index=True,
                    write_statistics=[c for c in out.column_names if c != "ts"],
                    column_encoding={"val": "BYTE_STREAM_SPLIT", "ts": "DELTA_BINARY_PACKED",
                                     "hist_count": "DELTA_BINARY_PACKED"})
@@ -394,7 +399,8 @@ def to_spark_footer(path, lists, micros):
 def write_duckdb(lake, rows):
     """DuckDB: BIGINT epoch-millisecond times without annotation, DECIMAL(18,4) values
     (NaN and Inf become NULL), UBIGINT bucket counts,
-    PARTITION_BY (dt, hour) with unpadded integer hours, zstd."""
+    PARTITION_BY (dt, hour) with unpadded integer hours, zstd, format V2 (data page v2,
+    DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, BYTE_STREAM_SPLIT)."""
     t = to_table(rows)
     con = duckdb.connect()
     con.execute("SET threads = 1")
@@ -408,7 +414,8 @@ def write_duckdb(lake, rows):
                  CAST(make_timestamp(time * 1000) AS DATE) AS dt,
                  CAST(hour(make_timestamp(time * 1000)) AS INTEGER) AS hour
           FROM pts ORDER BY dt, hour, metric, time
-        ) TO '{lake}' (FORMAT parquet, PARTITION_BY (dt, hour), COMPRESSION zstd, ROW_GROUP_SIZE 2048)
+        ) TO '{lake}' (FORMAT parquet, PARTITION_BY (dt, hour), COMPRESSION zstd, ROW_GROUP_SIZE 2048,
+                        PARQUET_VERSION V2)
     """)
     con.close()
 
@@ -438,13 +445,14 @@ def write_polars(lake, rows):
 
 def write_sparse(lake, rows):
     """pyarrow, sparse: null dimensions, an int32 dimension (broker ids), the tenant as
-    binary without the STRING annotation, no start_time/ingest_time/type/min/max columns,
+    binary without the STRING annotation, REQUIRED time and metric columns, no
+    start_time/ingest_time/type/min/max columns,
     float32 values, uint64 bucket counts, uint16 histogram counts, naive
     TIMESTAMP(MILLIS), many small row groups, hive with zero-padded hours."""
     for k, hrows in by_hour(rows):
         t = to_table(hrows)
         out = pa.table({
-            "time": ts_col(t["time"], "ms", None), "metric": t["metric"],
+            "time": ts_col(t["time"], "ms", None), "metric": t["metric"].cast(pa.string()),
             "value": t["value"].cast(pa.float32()),
             **{d: t[d] for d in DIMS},
             "tenant": t["tenant"].cast(pa.binary()),
@@ -452,6 +460,8 @@ def write_sparse(lake, rows):
             "count": t["count"].cast(pa.uint16()), "sum": t["sum"],
             "bounds": t["bounds"], "bucket_counts": t["bucket_counts"].cast(pa.list_(pa.uint64())),
         })
+        # time and metric are REQUIRED columns
+        out = out.cast(pa.schema([f.with_nullable(f.name not in ("time", "metric")) for f in out.schema]))
         hh = hour_of(k)
         d = lake / f"dt={hh:%Y-%m-%d}" / f"hour={hh:%H}"
         d.mkdir(parents=True, exist_ok=True)
