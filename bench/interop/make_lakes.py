@@ -318,7 +318,8 @@ def write_pandas(lake, rows):
 
 def write_spark(lake, rows):
     """Spark-like: INT96 event times, start times as TIMESTAMP_MICROS with only the
-    legacy converted type, legacy two-level lists, gzip, dictionary strings, parquet-mr's
+    legacy converted type, legacy two-level lists, gzip, dictionary strings that fall
+    back to PLAIN pages mid-chunk, parquet-mr's
     created_by and root name, a decoy `time` string column, older files without min/max
     and with int32 counts, an empty part file, hive with zero-padded hours,
     part-…-c000 names, _SUCCESS and .crc files."""
@@ -346,8 +347,11 @@ def write_spark(lake, rows):
         d = lake / f"dt={hh:%Y-%m-%d}" / f"hour={hh:%H}"
         d.mkdir(parents=True, exist_ok=True)
         name = f"part-{i:05d}-5e0c1f3a-2b7d-4c59-9a61-0d3e8f4b7a21.c000.gz.parquet"
+        # a 64-byte dictionary limit: string chunks start dictionary-encoded and fall
+        # back to PLAIN pages once the dictionary is full, as high-cardinality columns do
         pq.write_table(out, d / name, compression="gzip", use_deprecated_int96_timestamps=True,
-                       store_schema=False, row_group_size=256)
+                       store_schema=False, row_group_size=256, dictionary_pagesize_limit=64, data_page_size=512,
+                       write_batch_size=16)
         to_spark_footer(d / name, ["bounds", "bucket_counts"], ["start_time"])
         (d / f".{name}.crc").write_bytes(b"crc\x00" + struct.pack(">I", i))
     (lake / "_SUCCESS").write_bytes(b"")
