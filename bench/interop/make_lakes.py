@@ -645,6 +645,8 @@ def expected(lake, spec):
         "from": FROM.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "to": TO.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "raw_rows": n,
+        "generated_with": {"pyarrow": pa.__version__, "pandas": pd.__version__, "duckdb": duckdb.__version__,
+                           "polars": pl.__version__},
         "aggregations": {name: expected_rows(con, name) for name in AGGS},
     }
     con.close()
