@@ -1,6 +1,7 @@
 package backfill_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -25,6 +26,12 @@ type interopExpected struct {
 	To           time.Time                       `json:"to"`
 	RawRows      int                             `json:"raw_rows"`
 	Aggregations map[string][]interopExpectedRow `json:"aggregations"`
+	// Drops are, per aggregation, the points of the range dropped as junk (null or
+	// non-finite) and as extra copies of a series' point at one time.
+	Drops map[string]struct {
+		Junk       int64 `json:"junk"`
+		Duplicates int64 `json:"duplicates"`
+	} `json:"drops"`
 }
 
 type interopExpectedRow struct {
@@ -80,7 +87,19 @@ func checkInteropLake(t *testing.T, dir string) {
 	// One run over the range, and two runs split at the middle hour (counters then find
 	// their predecessors in the other run's partition): both equal the SQL results.
 	whole := "file://" + filepath.ToSlash(t.TempDir())
-	run(t, backfill.Config{Registry: reg, From: want.From, To: want.To, Out: whole, Parallelism: 2})
+	sum, err := backfill.Run(context.Background(), backfill.Config{Registry: reg, From: want.From, To: want.To, Out: whole, Parallelism: 2})
+	if err != nil || sum.Outcome != "ok" {
+		t.Fatalf("backfill: %v (summary %+v)", err, sum)
+	}
+	for _, a := range reg.Aggregations {
+		d, ok := want.Drops[a.Name]
+		got := sum.Aggregations[a.Name].Drops
+		junk := got["dropped_nonfinite"] + got["dropped_null"]
+		if !ok || junk != d.Junk || got["duplicates"] != d.Duplicates {
+			t.Errorf("%s: dropped %d non-finite or null and %d duplicates (%d conflicting), want %d and %d",
+				a.Name, junk, got["duplicates"], got["conflicting_duplicates"], d.Junk, d.Duplicates)
+		}
+	}
 	split := "file://" + filepath.ToSlash(t.TempDir())
 	mid := want.From.Add(want.To.Sub(want.From) / 2).Truncate(time.Hour)
 	if !mid.After(want.From) {

@@ -563,7 +563,7 @@ SERIES = "metric, " + ", ".join(DIMS)
 SERIES_DESC = ", ".join(f"{c} DESC" for c in ["metric", *DIMS])
 
 
-def expected_rows(con, name):
+def expected_rows(con, name, drops):
     kind, metric, w, group, fns = AGGS[name]
     lo, hi = ms(FROM) * 1_000_000, ms(TO) * 1_000_000
     wns = w * 1_000_000
@@ -615,6 +615,13 @@ def expected_rows(con, name):
                     sum(hsum) / sum(cnt) AS avg, any_value(bounds) AS bounds, count(DISTINCT bounds) AS nbounds,
                     any_value(bl.counts) AS counts
                   FROM dd JOIN bl USING ({g}, ws) WHERE t >= {lo} AND t < {hi} GROUP BY ALL ORDER BY ALL"""
+    # Points of the range dropped before any function: junk (null or non-finite) and
+    # the extra copies of a series' point at one time.
+    junk, dups = con.execute(f"""
+        SELECT count(*) FILTER (WHERE NOT ({valid})),
+               count(*) FILTER (WHERE {valid}) - count(DISTINCT ({SERIES}, t)) FILTER (WHERE {valid})
+        FROM pts WHERE metric = '{metric}' {filt} AND t >= {lo} AND t < {hi}""").fetchone()
+    drops[name] = {"junk": junk, "duplicates": dups}
     cur = con.execute(sql)
     names = [d[0] for d in cur.description]
     rows = []
@@ -647,8 +654,10 @@ def expected(lake, spec):
         "raw_rows": n,
         "generated_with": {"pyarrow": pa.__version__, "pandas": pd.__version__, "duckdb": duckdb.__version__,
                            "polars": pl.__version__},
-        "aggregations": {name: expected_rows(con, name) for name in AGGS},
     }
+    drops = {}
+    out["aggregations"] = {name: expected_rows(con, name, drops) for name in AGGS}
+    out["drops"] = drops
     con.close()
     return out
 
