@@ -160,7 +160,7 @@ func WriteReport(w io.Writer, meta ReportMeta, results []*WorkloadResult, keep s
 	p("| threads | %d for every engine (tally --parallelism, DuckDB `SET threads`, POLARS_MAX_THREADS) |\n", meta.Threads)
 	p("| runs | median of %d runs per engine, interleaved round by round |\n\n", meta.Runs)
 	p("Every engine runs the same job on the same files, in its own process (peak RSS is that\n")
-	p("process's getrusage maximum): tally's whole backfill (plan, read, aggregate, write rollup\n")
+	p("process's VmHWM, read by itself when done): tally's whole backfill (plan, read, aggregate, write rollup\n")
 	p("Parquet and manifests); DuckDB `COPY (SELECT … GROUP BY …) TO … (FORMAT parquet)` per\n")
 	p("aggregation (bench/sql.go); Polars lazy queries sunk to Parquet (bench/polars_job.py).\n")
 	p("Wall time is measured inside the process, from before the job to after its last file\n")
