@@ -131,6 +131,9 @@ type runner struct {
 	log     *slog.Logger
 	need    []string // contract columns to read (default specs.UnionRawColumns)
 
+	noStatsOnce sync.Once
+	noStats     map[string]bool // "key#rgN" of planned row groups without time statistics
+
 	mu          sync.Mutex
 	columnBytes int64 // column-chunk bytes fetched by computed tasks
 	neededBytes int64 // their planned needed bytes

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,6 +82,10 @@ func (r *runner) run(ctx context.Context) (*writer.RunSummary, error) {
 	}
 	r.summary = sum
 	sum.Tasks.Planned = len(r.tasks)
+	if len(r.tasks) == 0 {
+		r.log.Warn("nothing to do: the plan has no tasks; the lake has no data in the range, or the layout or source URL does not match it (check with tally plan)",
+			"from", r.plan.From, "to", r.plan.To, "source", r.plan.Source, "notes", strings.Join(r.plan.Notes, "; "))
+	}
 	r.log.Info("backfill started", "run", cfg.RunID, "from", r.plan.From, "to", r.plan.To, "tasks", len(r.tasks), "out", cfg.Out)
 
 	var runErr error
@@ -255,11 +261,60 @@ func (r *runner) computeTask(ctx context.Context, t planner.Task, carry *exec.Ca
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := r.checkOutside(t, res); err != nil {
+		return nil, 0, err
+	}
 	r.mu.Lock()
 	r.columnBytes += files.columnBytes()
 	r.neededBytes += t.Bytes
 	r.mu.Unlock()
 	return res, files.fetched(), nil
+}
+
+// checkOutside fails a task that found points outside its slice in a row group without
+// time statistics: the planner assigned such a row group to its partition's slice only,
+// so no other task reads those points and the results would silently miss them.
+func (r *runner) checkOutside(t planner.Task, res *exec.Result) error {
+	if len(res.Stats.OutsideSlice) == 0 {
+		return nil
+	}
+	r.noStatsOnce.Do(func() {
+		// Row groups without statistics that only one task reads: the planner trusted
+		// their partition's bounds.
+		r.noStats = map[string]bool{}
+		for _, f := range r.plan.Files {
+			for _, rg := range f.RowGroups {
+				if (rg.Min == nil || rg.Max == nil) && len(rg.Tasks) <= 1 {
+					r.noStats[fmt.Sprintf("%s#rg%d", f.Key, rg.Index)] = true
+				}
+			}
+		}
+	})
+	var bad []string
+	for name, o := range res.Stats.OutsideSlice {
+		if !r.noStats[name] {
+			continue
+		}
+		// Points outside the whole run belong to no task of it: not a loss.
+		n := int64(0)
+		if t.Start.After(r.plan.From) {
+			n += o.Before
+		}
+		if t.End.Before(r.plan.To) {
+			n += o.After
+		}
+		if n > 0 {
+			bad = append(bad, fmt.Sprintf("%s (%d points)", name, n))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	return fmt.Errorf("task %s [%s, %s): row groups without time statistics hold points outside the slice their partition names: %s; "+
+		"no other task reads them, so the results would miss them. Rewrite those files with statistics (every Parquet writer can), "+
+		"move the points to the partition of their event time, or set source.layout: flat so every task reads every row group",
+		t.ID, t.Start.Format(time.RFC3339), t.End.Format(time.RFC3339), strings.Join(bad, ", "))
 }
 
 func taskStats(res *exec.Result, fetched int64) map[string]int64 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -111,8 +112,19 @@ type Stats struct {
 	Lookback   int64 `json:"lookback"`    // rows read only as predecessors
 	Series     int   `json:"series"`      // distinct series
 	OutputRows int64 `json:"output_rows"` // rows of all rollups
+	// OutsideSlice counts, per task input (Input.Name), the points of needed metrics
+	// outside [Start, End) that were not read as predecessors. They belong to other
+	// tasks; the planner must have given those tasks the same row group (it does when
+	// the row group has time statistics). Lookback inputs are not counted.
+	OutsideSlice map[string]Outside `json:"outside_slice,omitempty"`
 	// PerAggregation counts drops per aggregation name.
 	PerAggregation map[string]*AggStats `json:"per_aggregation"`
+}
+
+// Outside counts an input's points before and after the task's slice.
+type Outside struct {
+	Before int64 `json:"before"`
+	After  int64 `json:"after"`
 }
 
 // AggStats count one aggregation's points.
@@ -224,6 +236,8 @@ func (e *Engine) Run(ctx context.Context, t Task) (*Result, error) {
 		tables[i] = newSeriesTable(len(e.reg.Source.Dimensions))
 		free <- i
 	}
+	var outsideMu sync.Mutex
+	outside := map[string]Outside{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.cfg.Parallelism)
 	for i, inp := range inputs {
@@ -240,6 +254,11 @@ func (e *Engine) Run(ctx context.Context, t Task) (*Result, error) {
 				return fmt.Errorf("task %s: %s: %w", t.ID, inp.Name, err)
 			}
 			chunks[i] = c
+			if i < len(t.Inputs) && c.outsideBefore+c.outsideAfter > 0 {
+				outsideMu.Lock()
+				outside[inp.Name] = Outside{Before: c.outsideBefore, After: c.outsideAfter}
+				outsideMu.Unlock()
+			}
 			if n := tables[w].len(); n > e.cfg.MaxSeries {
 				return fmt.Errorf("task %s: more than %d distinct series (--max-series); cut the range into smaller tasks or raise the limit", t.ID, e.cfg.MaxSeries)
 			}
@@ -257,6 +276,9 @@ func (e *Engine) Run(ctx context.Context, t Task) (*Result, error) {
 		return nil, fmt.Errorf("task %s: %w", t.ID, err)
 	}
 	res.Stats.Inputs = len(inputs)
+	if len(outside) > 0 {
+		res.Stats.OutsideSlice = outside
+	}
 	return res, nil
 }
 

@@ -66,6 +66,8 @@ type chunk struct {
 	hists    []histPoint
 	rowsRead int64
 	lookback int64
+	// points of needed metrics before (and not predecessors) and after the slice
+	outsideBefore, outsideAfter int64
 }
 
 // taskState is the state of one running task.
@@ -161,7 +163,12 @@ func (st *taskState) extract(rec arrow.RecordBatch, tab *seriesTable, worker int
 		var flags uint8
 		if t < st.start || t >= st.end {
 			look := e.lookAt[int(mid-1)]
-			if look == 0 || t >= st.start || t < st.start-int64(look) {
+			if t >= st.end {
+				c.outsideAfter++
+				continue
+			}
+			if look == 0 || t < st.start-int64(look) {
+				c.outsideBefore++
 				continue
 			}
 			flags |= flagCandidate

@@ -193,6 +193,9 @@ func readPlanFile(path string) (*planner.Plan, error) {
 func printSummary(w io.Writer, s *writer.RunSummary, out string) {
 	fmt.Fprintf(w, "run %s: %s\n", s.RunID, s.Outcome)
 	fmt.Fprintf(w, "  tasks    %d done, %d skipped (already committed), %d failed, of %d\n", s.Tasks.Done, s.Tasks.Skipped, s.Tasks.Failed, s.Tasks.Planned)
+	if s.Tasks.Planned == 0 {
+		fmt.Fprintln(w, "  note     nothing to do: no data in the range, or the layout or source URL does not match the lake (check with tally plan)")
+	}
 	fmt.Fprintf(w, "  rows     %d in, %d points, %d out (%d Kafka records)\n", s.RowsIn, s.PointsIn, s.RowsOut, s.RecordsOut)
 	fmt.Fprintf(w, "  bytes    %d fetched (read amplification %.2f), %d written\n", s.BytesFetched, s.ReadAmplification, s.BytesWritten)
 	fmt.Fprintf(w, "  speed    %.0f rows/s over %.2fs\n", s.RowsPerSecond, s.DurationSeconds)
