@@ -168,8 +168,8 @@ func (st *taskState) finish(chunks []*chunk, tables []*seriesTable) (*Result, er
 	out := 0
 	for s := 0; s < nSeries; s++ {
 		pts := ss.pts[ss.offs[s]:ss.offs[s+1]]
-		if !slices.IsSortedFunc(pts, comparePoints) {
-			slices.SortStableFunc(pts, comparePoints)
+		if !slices.IsSortedFunc(pts, ss.compare) {
+			slices.SortStableFunc(pts, ss.compare)
 		}
 		d := &ss.drops[s]
 		newOffs[s] = out
@@ -226,9 +226,10 @@ func (st *taskState) finish(chunks []*chunk, tables []*seriesTable) (*Result, er
 	return res, nil
 }
 
-// comparePoints orders one series' points: by time, then value, then start time, then
-// ingest time, so the point kept among duplicates does not depend on file order.
-func comparePoints(a, b point) int {
+// compare orders one series' points: by time, then valid before junk, then the payload
+// (value; for histograms count, sum), then start time, then the rest of a histogram's
+// payload, so the point kept among duplicates never depends on file order.
+func (ss *sortedSeries) compare(a, b point) int {
 	if c := cmp.Compare(a.time, b.time); c != 0 {
 		return c
 	}
@@ -237,11 +238,50 @@ func comparePoints(a, b point) int {
 	if c := cmp.Compare(ja, jb); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.value, b.value); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.start, b.start); c != 0 {
-		return c
+	if a.hist >= 0 && b.hist >= 0 {
+		ha, hb := &ss.hists[a.hist], &ss.hists[b.hist]
+		if c := cmp.Compare(ha.count, hb.count); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(ha.sum, hb.sum); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.start, b.start); c != 0 {
+			return c
+		}
+		if c := slices.Compare(ha.bounds, hb.bounds); c != 0 {
+			return c
+		}
+		if c := slices.Compare(ha.counts, hb.counts); c != 0 {
+			return c
+		}
+		if ha.exp != nil && hb.exp != nil {
+			if c := cmp.Compare(ha.exp.Scale, hb.exp.Scale); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(ha.exp.ZeroCount, hb.exp.ZeroCount); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(ha.exp.Positive.Offset, hb.exp.Positive.Offset); c != 0 {
+				return c
+			}
+			if c := slices.Compare(ha.exp.Positive.Counts, hb.exp.Positive.Counts); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(ha.exp.Negative.Offset, hb.exp.Negative.Offset); c != 0 {
+				return c
+			}
+			if c := slices.Compare(ha.exp.Negative.Counts, hb.exp.Negative.Counts); c != 0 {
+				return c
+			}
+		}
+	} else {
+		if c := cmp.Compare(a.value, b.value); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.start, b.start); c != 0 {
+			return c
+		}
 	}
 	if c := cmp.Compare(a.flags&flagCandidate, b.flags&flagCandidate); c != 0 {
 		return c

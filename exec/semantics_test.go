@@ -238,3 +238,45 @@ func TestSemanticsWorkedExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestConflictingDuplicatesKeepTheSamePoint: which of two conflicting duplicates is kept
+// does not depend on file or row-group order (gauges and histograms).
+func TestConflictingDuplicatesKeepTheSamePoint(t *testing.T) {
+	reg := mustRegistry(t, semReg)
+	a := []tp{
+		{time: "12:00:10", metric: "latency", dims: []string{"t1", "b1"}, hcount: 4, hsum: 20, bounds: []float64{1, 10}, buckets: []int64{1, 3, 0}},
+		{time: "12:00:10", metric: "cpu", dims: []string{"t1", "b1"}, value: 7},
+	}
+	b := []tp{
+		{time: "12:00:10", metric: "latency", dims: []string{"t1", "b1"}, hcount: 3, hsum: 25, bounds: []float64{1, 10}, buckets: []int64{0, 2, 1}},
+		{time: "12:00:10", metric: "cpu", dims: []string{"t1", "b1"}, value: 5},
+	}
+	render := func(res *Result) string {
+		var out []string
+		for _, r := range res.Rollups {
+			out = append(out, rowString(r)...)
+		}
+		return strings.Join(out, "\n")
+	}
+	ab := runTask(t, reg, "12:00:00", "12:01:00", 1, a, b)
+	ba := runTask(t, reg, "12:00:00", "12:01:00", 1, b, a)
+	if render(ab) != render(ba) {
+		t.Fatalf("kept point depends on input order:\n%s\n---\n%s", render(ab), render(ba))
+	}
+	if s := ab.Stats.PerAggregation["latency"]; s.Duplicates != 1 || s.ConflictingDuplicates != 1 {
+		t.Fatalf("latency stats %+v, want one conflicting duplicate", s)
+	}
+	// The smaller count (3) and the smaller value (5) are kept, as docs/semantics.md says.
+	for _, r := range ab.Rollups {
+		switch r.Agg.Name {
+		case "latency":
+			if len(r.Rows) != 1 || r.Rows[0].Count != 3 {
+				t.Fatalf("latency kept %+v, want the histogram of count 3", r.Rows)
+			}
+		case "cpu":
+			if len(r.Rows) != 1 || r.Rows[0].Values[0] != 5 {
+				t.Fatalf("cpu kept %+v, want value 5", r.Rows)
+			}
+		}
+	}
+}
