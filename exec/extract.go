@@ -151,6 +151,7 @@ func (st *taskState) extract(rec arrow.RecordBatch, tab *seriesTable, worker int
 	ids := make([]uint32, 1+len(dims))
 	n := int(rec.NumRows())
 	c.points = getPoints(n)
+	prevSeries := noSeries
 	for i := 0; i < n; i++ {
 		mid := mcol.id(i)
 		if mid == 0 || mid > nMetrics {
@@ -182,7 +183,9 @@ func (st *taskState) extract(rec arrow.RecordBatch, tab *seriesTable, worker int
 				ids[d+1] = dc.id(i)
 			}
 		}
-		p := point{time: t, start: noTime, ingest: noTime, series: tab.lookup(ids), hist: -1}
+		sid := tab.lookupAfter(prevSeries, ids)
+		prevSeries = sid
+		p := point{time: t, start: noTime, ingest: noTime, series: sid, hist: -1}
 		if scol != nil && scol.valid(i) {
 			p.start = scol.get(i)
 		}

@@ -89,12 +89,12 @@ func (st *taskState) finish(chunks []*chunk, tables []*seriesTable) (*Result, er
 			refs = append(refs, ref{w, uint32(l)})
 		}
 	}
+	// Rank the interned strings once, so series keys compare as integers.
+	rank := st.in.ranks()
 	cmpIDs := func(a, b []uint32) int {
 		for i := range a {
 			if a[i] != b[i] {
-				if c := strings.Compare(st.in.str(a[i]), st.in.str(b[i])); c != 0 {
-					return c
-				}
+				return cmp.Compare(rank[a[i]], rank[b[i]])
 			}
 		}
 		return 0

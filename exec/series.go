@@ -33,6 +33,21 @@ func (in *interner) id(s string) uint32 {
 	return id
 }
 
+// ranks returns, for every id, the rank of its string in byte order (equal strings
+// have one id, so ranks are distinct). Only called after all workers are done.
+func (in *interner) ranks() []uint32 {
+	order := make([]uint32, len(in.strs))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(in.strs[a], in.strs[b]) })
+	rank := make([]uint32, len(in.strs))
+	for r, id := range order {
+		rank[id] = uint32(r)
+	}
+	return rank
+}
+
 // str returns the string of an id. Only called after all workers are done.
 func (in *interner) str(id uint32) string { return in.strs[id] }
 
@@ -42,7 +57,27 @@ type seriesTable struct {
 	index map[uint64]uint32 // hash of the ids -> local series id
 	spill map[string]uint32 // packed key -> id, for the rare hash collisions
 	keys  []uint32          // flat: width ids per series
+	next  []uint32          // per series: the series that followed it on the last row seen
 	buf   []byte
+}
+
+// noSeries marks "no series" in seriesTable.next and as a previous row.
+const noSeries = ^uint32(0)
+
+// lookupAfter returns the id of the series in ids, given the series of the previous row.
+// Rows of telemetry segments repeat the same order of series every interval, so the
+// series that followed prev last time is tried first: a comparison of a few ids instead
+// of a hash-map probe that misses the cache on large tasks.
+func (t *seriesTable) lookupAfter(prev uint32, ids []uint32) uint32 {
+	if prev != noSeries {
+		if cand := t.next[prev]; cand != noSeries && slices.Equal(t.key(cand), ids) {
+			return cand
+		}
+		id := t.lookup(ids)
+		t.next[prev] = id
+		return id
+	}
+	return t.lookup(ids)
 }
 
 func newSeriesTable(dims int) *seriesTable {
@@ -72,6 +107,7 @@ func (t *seriesTable) lookup(ids []uint32) uint32 {
 	id := uint32(len(t.keys) / t.width)
 	t.index[h] = id
 	t.keys = append(t.keys, ids...)
+	t.next = append(t.next, noSeries)
 	return id
 }
 
@@ -89,6 +125,7 @@ func (t *seriesTable) lookupSpill(ids []uint32) uint32 {
 	id := uint32(len(t.keys) / t.width)
 	t.spill[string(t.buf)] = id
 	t.keys = append(t.keys, ids...)
+	t.next = append(t.next, noSeries)
 	return id
 }
 
