@@ -168,7 +168,8 @@ func (st *taskState) finish(chunks []*chunk, tables []*seriesTable) (*Result, er
 	out := 0
 	for s := 0; s < nSeries; s++ {
 		pts := ss.pts[ss.offs[s]:ss.offs[s+1]]
-		if !slices.IsSortedFunc(pts, ss.compare) {
+		if !strictlyIncreasing(pts) {
+			// Out-of-order rows or duplicates: the full order decides which twin is kept.
 			slices.SortStableFunc(pts, ss.compare)
 		}
 		d := &ss.drops[s]
@@ -287,6 +288,17 @@ func (ss *sortedSeries) compare(a, b point) int {
 		return c
 	}
 	return cmp.Compare(a.ingest, b.ingest)
+}
+
+// strictlyIncreasing reports whether the points' times strictly increase: then they are
+// in compare order already and have no duplicates (the common case, checked cheaply).
+func strictlyIncreasing(pts []point) bool {
+	for i := 1; i < len(pts); i++ {
+		if pts[i].time <= pts[i-1].time {
+			return false
+		}
+	}
+	return true
 }
 
 func samePoint(a, b *point, hists []histPoint) bool {
