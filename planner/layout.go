@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -181,8 +182,19 @@ func isSegment(key string, size int64) bool {
 			return false
 		}
 	}
-	return strings.EqualFold(path.Ext(key), ".parquet")
+	switch ext := strings.ToLower(path.Ext(key)); ext {
+	case ".parquet", ".parq", ".pq":
+		return true
+	case "":
+		// Writers that name segments without a suffix: Hive (000000_0, 000000_0_copy_1)
+		// and Flink/Spark-style part files (part-<uuid>-0-0).
+		name := path.Base(key)
+		return hiveFileRE.MatchString(name) || strings.HasPrefix(name, "part-")
+	}
+	return false
 }
+
+var hiveFileRE = regexp.MustCompile(`^[0-9]{6}_[0-9]+(_copy_[0-9]+)?$`)
 
 // druidPartitions lists the root with delimiter "/" and keeps the interval folders
 // that overlap [from, to).
