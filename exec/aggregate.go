@@ -26,6 +26,7 @@ type aggregator struct {
 	kind     string
 	sketch   bool // gauge values feed a DDSketch
 	slab     []float64
+	rows     []Row // the result, once run returns
 }
 
 // acc accumulates one group in one window.

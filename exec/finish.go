@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Carry is the per-series state one task hands to the next task of the same shard: the
@@ -212,15 +214,26 @@ func (st *taskState) finish(chunks []*chunk, tables []*seriesTable) (*Result, er
 			res.Stats.Points++
 		}
 	}
+	// Aggregations only read the sorted series: compute them side by side, keep
+	// registry order.
+	aggs := make([]*aggregator, len(e.reg.Aggregations))
+	var g errgroup.Group
+	g.SetLimit(e.cfg.Parallelism)
 	for ai, a := range e.reg.Aggregations {
-		ag := &aggregator{st: st, ss: ss, agg: a, ai: ai, stats: &AggStats{}}
-		rows, err := ag.run()
-		if err != nil {
-			return nil, err
-		}
-		res.Rollups = append(res.Rollups, Rollup{Agg: a, Rows: rows})
-		res.Stats.PerAggregation[a.Name] = ag.stats
-		res.Stats.OutputRows += int64(len(rows))
+		aggs[ai] = &aggregator{st: st, ss: ss, agg: a, ai: ai, stats: &AggStats{}}
+		g.Go(func() error {
+			var err error
+			aggs[ai].rows, err = aggs[ai].run()
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, ag := range aggs {
+		res.Rollups = append(res.Rollups, Rollup{Agg: ag.agg, Rows: ag.rows})
+		res.Stats.PerAggregation[ag.agg.Name] = ag.stats
+		res.Stats.OutputRows += int64(len(ag.rows))
 	}
 	res.Carry = st.carryOut(ss)
 	ss.release()
