@@ -301,56 +301,51 @@ func (ag *aggregator) addCounter(s int, pts []point) error {
 }
 
 func (ag *aggregator) addHistogram(s int, pts []point) error {
-	a := ag.agg
 	hists := ag.ss.hists
-	cumulative := a.Temporality == specs.TemporalityCumulative
-	staleness := int64(a.Staleness)
-	var prev *point
-	for i := range pts {
-		p := &pts[i]
-		if p.flags&flagCandidate != 0 {
-			prev = p
-			continue
-		}
-		if ag.late(p) {
-			ag.stats.Late++
-			continue
-		}
-		hp := hists[p.hist]
+	staleness := int64(ag.agg.Staleness)
+	return ag.forEachDistribution(s, pts, func(p, prev *point, ac *acc, cumulative bool) (bool, error) {
+		hp, reset := hists[p.hist], false
 		if cumulative {
-			var reset bool
 			var err error
-			hp, reset, err = cumulativeDelta(p, prev, hists, staleness)
-			if err != nil {
-				return fmt.Errorf("aggregation %q, series %s: %w", a.Name, ag.seriesName(s), err)
+			if hp, reset, err = cumulativeDelta(p, prev, hists, staleness); err != nil {
+				return false, err
 			}
-			if reset {
-				ag.stats.Resets++
-			}
-			prev = p
 		}
-		ac := &ag.accs[ag.windowOf(p.time)]
-		ac.samples++
 		if ac.h == nil {
 			ac.h = &hist.Explicit{}
 		}
 		if hp.count == 0 && len(hp.counts) == 0 {
-			continue // a baseline or start point: counts, contributes nothing
+			return reset, nil // a baseline or start point: counts, contributes nothing
 		}
-		if err := ac.h.Merge(hp.bounds, hp.counts, hp.count, hp.sum, hp.min, hp.max, hp.hasMinMax); err != nil {
-			return fmt.Errorf("aggregation %q, metric %q, series %s, window starting %s: %w",
-				a.Name, ag.st.in.str(ag.ss.keys[s][0]), ag.seriesName(s), fmtTime(ag.st.start+int64(ag.windowOf(p.time))*ag.window), err)
-		}
-	}
-	return nil
+		return reset, ac.h.Merge(hp.bounds, hp.counts, hp.count, hp.sum, hp.min, hp.max, hp.hasMinMax)
+	})
 }
 
 // addExponential merges exponential histogram points (deltas of cumulative ones).
 func (ag *aggregator) addExponential(s int, pts []point) error {
-	a := ag.agg
 	hists := ag.ss.hists
+	staleness := int64(ag.agg.Staleness)
+	return ag.forEachDistribution(s, pts, func(p, prev *point, ac *acc, cumulative bool) (bool, error) {
+		delta, reset := hists[p.hist].exp, false
+		if cumulative {
+			delta, reset = expDelta(p, prev, hists, staleness)
+		}
+		if ac.e == nil {
+			ac.e = &hist.Exponential{}
+		}
+		if delta == nil {
+			return reset, nil // a baseline or start point: counts, contributes nothing
+		}
+		return reset, ac.e.Merge(delta)
+	})
+}
+
+// forEachDistribution walks one series' histogram points: predecessors are remembered,
+// late points dropped, and add merges each counted point (the delta since prev for
+// cumulative histograms) into its window's accumulator.
+func (ag *aggregator) forEachDistribution(s int, pts []point, add func(p, prev *point, ac *acc, cumulative bool) (reset bool, err error)) error {
+	a := ag.agg
 	cumulative := a.Temporality == specs.TemporalityCumulative
-	staleness := int64(a.Staleness)
 	var prev *point
 	for i := range pts {
 		p := &pts[i]
@@ -362,27 +357,19 @@ func (ag *aggregator) addExponential(s int, pts []point) error {
 			ag.stats.Late++
 			continue
 		}
-		cur := hists[p.hist].exp
-		delta := cur
-		if cumulative {
-			var reset bool
-			delta, reset = expDelta(p, prev, hists, staleness)
-			if reset {
-				ag.stats.Resets++
-			}
-			prev = p
-		}
-		ac := &ag.accs[ag.windowOf(p.time)]
+		w := ag.windowOf(p.time)
+		ac := &ag.accs[w]
 		ac.samples++
-		if ac.e == nil {
-			ac.e = &hist.Exponential{}
-		}
-		if delta == nil {
-			continue // a baseline or start point: counts, contributes nothing
-		}
-		if err := ac.e.Merge(delta); err != nil {
+		reset, err := add(p, prev, ac, cumulative)
+		if err != nil {
 			return fmt.Errorf("aggregation %q, metric %q, series %s, window starting %s: %w",
-				a.Name, ag.st.in.str(ag.ss.keys[s][0]), ag.seriesName(s), fmtTime(ag.st.start+int64(ag.windowOf(p.time))*ag.window), err)
+				a.Name, ag.st.in.str(ag.ss.keys[s][0]), ag.seriesName(s), fmtTime(ag.st.start+int64(w)*ag.window), err)
+		}
+		if reset {
+			ag.stats.Resets++
+		}
+		if cumulative {
+			prev = p
 		}
 	}
 	return nil
