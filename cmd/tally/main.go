@@ -17,7 +17,7 @@ import (
 // Exit codes (docs/cli.md).
 const (
 	exitOK          = 0   // success
-	exitFindings    = 1   // audit: unexplained mismatches above --max-mismatches
+	exitFindings    = 1   // audit: unexplained mismatches above --max-mismatches; status: missing/stale tasks
 	exitError       = 2   // invalid input, configuration or a failed run
 	exitInterrupted = 130 // SIGINT/SIGTERM: committed work is kept, rerun to resume
 )

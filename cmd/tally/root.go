@@ -27,8 +27,9 @@ registry's predefined aggregations from raw Parquet segments in object storage f
 any time range (backfills), writes them as rollup Parquet and as Kafka records
 interchangeable with the stream's, and audits the stream's output against them.
 
-Exit codes: 0 success, 1 audit found unexplained mismatches, 2 error,
-130 interrupted (committed tasks are kept; rerun to resume).`,
+Exit codes: 0 success; 1 findings (audit: unexplained mismatches above
+--max-mismatches; status: tasks missing or stale); 2 error; 130 interrupted
+(committed tasks are kept; rerun to resume).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
