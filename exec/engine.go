@@ -282,9 +282,8 @@ func (e *Engine) Run(ctx context.Context, t Task) (*Result, error) {
 	return res, nil
 }
 
-// release returns the task's point buffer to the pool once the rollups are built.
+// release drops the task's point buffer once the rollups are built.
 func (ss *sortedSeries) release() {
-	putPoints(ss.pts)
 	ss.pts = nil
 }
 

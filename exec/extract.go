@@ -3,7 +3,6 @@ package exec
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -29,24 +28,10 @@ type point struct {
 	flags  uint8
 }
 
-// pointPool recycles point buffers between row groups and tasks: they are the
-// engine's largest allocations, and zeroing fresh ones cost a fifth of a task's CPU.
-var pointPool sync.Pool
-
-func getPoints(n int) []point {
-	if v, ok := pointPool.Get().(*[]point); ok && cap(*v) >= n {
-		return (*v)[:0]
-	}
-	return make([]point, 0, n)
-}
-
-func putPoints(p []point) {
-	if cap(p) == 0 {
-		return
-	}
-	p = p[:0]
-	pointPool.Put(&p)
-}
+// getPoints allocates a point buffer. Buffers are not pooled: a task's buffers are its
+// largest allocation, and handing them back to the garbage collector as soon as they are
+// consumed keeps the peak at one task's points instead of two.
+func getPoints(n int) []point { return make([]point, 0, n) }
 
 // histPoint holds the histogram columns of one point.
 type histPoint struct {

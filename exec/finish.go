@@ -160,7 +160,6 @@ func (st *taskState) finish(chunks []*chunk, tables []*seriesTable) (*Result, er
 			ss.pts[pos[g]] = p
 			pos[g]++
 		}
-		putPoints(c.points)
 		c.points, c.hists = nil, nil
 	}
 
