@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -99,6 +101,7 @@ func (ag *aggregator) run() ([]Row, error) {
 	// Bind series to groups.
 	groupIdx := map[string]int{}
 	var groupKeys [][]string
+	var groupIDs [][]uint32 // interned ids of groupKeys, compared by string rank
 	var binds []binding
 	buf := make([]byte, 0, 64)
 	for s, key := range ss.keys {
@@ -117,18 +120,19 @@ func (ag *aggregator) run() ([]Row, error) {
 		}
 		buf = buf[:0]
 		for _, p := range groupPos {
-			buf = append(buf, in.str(key[p])...)
-			buf = append(buf, 0)
+			buf = binary.LittleEndian.AppendUint32(buf, key[p])
 		}
 		g, seen := groupIdx[string(buf)]
 		if !seen {
 			g = len(groupKeys)
 			groupIdx[string(buf)] = g
 			vals := make([]string, len(groupPos))
+			ids := make([]uint32, len(groupPos))
 			for i, p := range groupPos {
-				vals[i] = in.str(key[p])
+				vals[i], ids[i] = in.str(key[p]), key[p]
 			}
 			groupKeys = append(groupKeys, vals)
+			groupIDs = append(groupIDs, ids)
 			if len(groupKeys) > ag.st.e.cfg.MaxGroups {
 				return nil, fmt.Errorf("aggregation %q has more than %d groups in this task (--max-groups); its group_by %v is too fine for one task: raise --max-groups if memory allows, or group by fewer dimensions",
 					a.Name, ag.st.e.cfg.MaxGroups, a.GroupBy)
@@ -146,7 +150,15 @@ func (ag *aggregator) run() ([]Row, error) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(x, y int) int { return slices.Compare(groupKeys[x], groupKeys[y]) })
+	slices.SortFunc(order, func(x, y int) int {
+		a, b := groupIDs[x], groupIDs[y]
+		for i := range a {
+			if a[i] != b[i] {
+				return cmp.Compare(ss.rank[a[i]], ss.rank[b[i]])
+			}
+		}
+		return 0
+	})
 	rank := make([]int, len(groupKeys))
 	for r, g := range order {
 		rank[g] = r

@@ -32,6 +32,7 @@ type CarryPoint struct {
 // sortedSeries is the task's series after sorting and cleanup.
 type sortedSeries struct {
 	keys   [][]uint32 // ids per global series, in key order
+	rank   []uint32   // byte-order rank of every interned string id
 	strs   []string   // key strings (for carry), filled lazily
 	offs   []int      // points of series s are pts[offs[s]:offs[s+1]]
 	pts    []point
@@ -108,7 +109,7 @@ func (st *taskState) finish(chunks []*chunk, tables []*seriesTable) (*Result, er
 	for w, t := range tables {
 		remap[w] = make([]uint32, t.len())
 	}
-	ss := &sortedSeries{}
+	ss := &sortedSeries{rank: rank}
 	for _, r := range refs {
 		k := tables[r.w].key(r.local)
 		if n := len(ss.keys); n == 0 || cmpIDs(ss.keys[n-1], k) != 0 {
