@@ -267,17 +267,44 @@ func (ag *aggregator) addSeries(s int) error {
 }
 
 // increase applies the counter rules of docs/semantics.md to p given its predecessor.
-func increase(p, prev *point, staleness int64) (float64, bool) {
+// predecessor classifies a cumulative point against its predecessor with the counter
+// rules of docs/semantics.md; every cumulative kind (sums, histograms) uses it.
+type predecessor int
+
+const (
+	predNone      predecessor = iota // contributes nothing: a start point or a baseline
+	predContinues                    // same start: the increase is the difference
+	predReset                        // new start or a drop within staleness: the point itself
+	predFresh                        // no predecessor, started within staleness: the point itself
+)
+
+func classify(p, prev *point, staleness int64) predecessor {
 	if p.start != noTime && p.time == p.start {
-		return 0, false
+		return predNone
 	}
 	if prev != nil && p.time-prev.time <= staleness {
-		if p.start == prev.start && p.value >= prev.value {
-			return p.value - prev.value, false
+		if p.start == prev.start {
+			return predContinues
 		}
-		return p.value, true // reset
+		return predReset
 	}
 	if p.start != noTime && p.time-p.start <= staleness && p.start <= p.time {
+		return predFresh
+	}
+	return predNone
+}
+
+// increase applies the counter rules to p given its predecessor.
+func increase(p, prev *point, staleness int64) (float64, bool) {
+	switch classify(p, prev, staleness) {
+	case predContinues:
+		if p.value >= prev.value {
+			return p.value - prev.value, false
+		}
+		return p.value, true // a drop is a reset
+	case predReset:
+		return p.value, true
+	case predFresh:
 		return p.value, false
 	}
 	return 0, false
@@ -391,46 +418,48 @@ func (ag *aggregator) forEachDistribution(s int, pts []point, add func(p, prev *
 // (nil: contributes nothing) following the counter rules.
 func expDelta(p, prev *point, hists []histPoint, staleness int64) (*hist.Exponential, bool) {
 	cur := hists[p.hist].exp
-	if p.start != noTime && p.time == p.start {
-		return nil, false
-	}
-	if prev != nil && p.time-prev.time <= staleness {
-		if p.start == prev.start {
-			d := &hist.Exponential{}
-			if err := d.Sub(cur, hists[prev.hist].exp); err == nil {
-				return d, false
-			}
+	switch classify(p, prev, staleness) {
+	case predContinues:
+		d := &hist.Exponential{}
+		if err := d.Sub(cur, hists[prev.hist].exp); err == nil {
+			return d, false
 		}
+		return cur, true // a bucket dropped: a reset
+	case predReset:
 		return cur, true
-	}
-	if p.start != noTime && p.time-p.start <= staleness && p.start <= p.time {
+	case predFresh:
 		return cur, false
 	}
 	return nil, false
 }
 
 func expValue(e *hist.Exponential, fn string, q float64) float64 {
+	return distValue(e.Count, e.Sum, e.Min, e.Max, e.HasMinMax, fn, q, e.Quantile)
+}
+
+// distValue is a scalar function of a merged histogram; unknown values are NaN.
+func distValue(count uint64, sum, min, max float64, hasMinMax bool, fn string, q float64, quantile func(float64) float64) float64 {
 	switch fn {
 	case specs.FnSum:
-		return e.Sum
+		return sum
 	case specs.FnMin:
-		if e.HasMinMax {
-			return e.Min
+		if hasMinMax {
+			return min
 		}
 		return math.NaN()
 	case specs.FnMax:
-		if e.HasMinMax {
-			return e.Max
+		if hasMinMax {
+			return max
 		}
 		return math.NaN()
 	case specs.FnAvg:
-		if e.Count == 0 {
+		if count == 0 {
 			return math.NaN()
 		}
-		return e.Sum / float64(e.Count)
+		return sum / float64(count)
 	}
-	if !math.IsNaN(q) && e.Count > 0 {
-		return e.Quantile(q)
+	if !math.IsNaN(q) && count > 0 {
+		return quantile(q)
 	}
 	return math.NaN()
 }
@@ -438,34 +467,29 @@ func expValue(e *hist.Exponential, fn string, q float64) float64 {
 // cumulativeDelta turns a cumulative histogram point into the delta since its predecessor.
 func cumulativeDelta(p, prev *point, hists []histPoint, staleness int64) (histPoint, bool, error) {
 	cur := hists[p.hist]
-	zero := histPoint{bounds: cur.bounds, counts: make([]uint64, len(cur.counts)), min: math.NaN(), max: math.NaN()}
-	if p.start != noTime && p.time == p.start {
-		return zero, false, nil
-	}
-	if prev != nil && p.time-prev.time <= staleness {
+	switch classify(p, prev, staleness) {
+	case predContinues:
 		ph := hists[prev.hist]
-		if p.start == prev.start && cur.count >= ph.count && slices.Equal(cur.bounds, ph.bounds) {
-			d := histPoint{bounds: cur.bounds, counts: make([]uint64, len(cur.counts)), count: cur.count - ph.count, sum: cur.sum - ph.sum, min: math.NaN(), max: math.NaN()}
-			decreased := false
-			for i := range cur.counts {
-				if cur.counts[i] < ph.counts[i] {
-					decreased = true
-					break
-				}
-				d.counts[i] = cur.counts[i] - ph.counts[i]
-			}
-			if !decreased {
-				return d, false, nil
-			}
-		} else if p.start == prev.start && !slices.Equal(cur.bounds, ph.bounds) && cur.count >= ph.count {
+		if cur.count < ph.count {
+			return cur, true, nil // the count dropped: a reset
+		}
+		if !slices.Equal(cur.bounds, ph.bounds) {
 			return histPoint{}, false, fmt.Errorf("cumulative histogram changed bounds from %v to %v without a new start_time", ph.bounds, cur.bounds)
 		}
+		d := histPoint{bounds: cur.bounds, counts: make([]uint64, len(cur.counts)), count: cur.count - ph.count, sum: cur.sum - ph.sum, min: math.NaN(), max: math.NaN()}
+		for i := range cur.counts {
+			if cur.counts[i] < ph.counts[i] {
+				return cur, true, nil // a bucket dropped: a reset
+			}
+			d.counts[i] = cur.counts[i] - ph.counts[i]
+		}
+		return d, false, nil
+	case predReset:
 		return cur, true, nil
-	}
-	if p.start != noTime && p.time-p.start <= staleness && p.start <= p.time {
+	case predFresh:
 		return cur, false, nil
 	}
-	return zero, false, nil
+	return histPoint{bounds: cur.bounds, counts: make([]uint64, len(cur.counts)), min: math.NaN(), max: math.NaN()}, false, nil
 }
 
 func (ag *aggregator) seriesName(s int) string {
@@ -551,29 +575,7 @@ func (ag *aggregator) values() []float64 {
 func (ag *aggregator) value(ac *acc, h *hist.Explicit, fn string, q float64, secs float64) float64 {
 	a := ag.agg
 	if a.Type == specs.TypeHistogram {
-		switch fn {
-		case specs.FnSum:
-			return h.Sum
-		case specs.FnMin:
-			if h.HasMinMax {
-				return h.Min
-			}
-			return math.NaN()
-		case specs.FnMax:
-			if h.HasMinMax {
-				return h.Max
-			}
-			return math.NaN()
-		case specs.FnAvg:
-			if h.Count == 0 {
-				return math.NaN()
-			}
-			return h.Sum / float64(h.Count)
-		}
-		if !math.IsNaN(q) {
-			return h.Quantile(q)
-		}
-		return math.NaN()
+		return distValue(h.Count, h.Sum, h.Min, h.Max, h.HasMinMax, fn, q, h.Quantile)
 	}
 	switch fn {
 	case specs.FnSum:
